@@ -1,0 +1,82 @@
+# schemahost: the PostgreSQL extension (PGXS) plus the orchestration of the
+# whole project. The daemon is built by CMake (CMakeLists.txt); this Makefile
+# only calls it.
+#
+#   make run     everything on a fresh machine, ending at a psql prompt
+#   make test    every suite; ends with "N passed, N failed"
+#   make stop    stop the `make run` server and daemon
+
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" sql/schemahost.control)
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+
+MODULE_big = schemahost
+MODULEDIR = extension
+OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard extension/*.cpp)))
+# The install script of each released version is the concatenation of its
+# parts in sql/<version>/, in file-name order.
+DATA_built = build/sql/schemahost--$(EXTVERSION).sql
+DATA = sql/schemahost.control $(wildcard sql/schemahost--*--*.sql)
+
+SCHEMAHOST_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-cast-function-type -Wno-register \
+	-fvisibility=hidden
+ifneq ($(WERROR),0)
+SCHEMAHOST_CXXFLAGS += -Werror
+endif
+PG_CPPFLAGS = -Iextension -DSCHEMAHOST_VERSION='"$(EXTVERSION)"'
+PG_CXXFLAGS = $(SCHEMAHOST_CXXFLAGS)
+SHLIB_LINK = -lstdc++
+
+include $(PGXS)
+
+# PGXS also compiles every .cpp to LLVM bitcode with clang (Debian's server is
+# built with LLVM); clang needs the same language flags, and -Wno-register for
+# the `register` keyword in PostgreSQL's headers.
+COMPILE.cxx.bc += $(SCHEMAHOST_CXXFLAGS)
+
+build/sql/schemahost--$(EXTVERSION).sql: $(sort $(wildcard sql/$(EXTVERSION)/*.sql))
+	@mkdir -p $(dir $@)
+	cat $^ > $@
+
+$(OBJS): $(wildcard extension/*.hpp) sql/schemahost.control
+
+.PHONY: deps daemon install-ext run stop test test-regress test-pgtap test-unit \
+	test-integration format
+
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+RUN_DIR := $(CURDIR)/.run
+HARNESS := /usr/bin/python3 scripts/pgcluster.py
+
+deps:
+	@scripts/install-deps.sh
+
+daemon:
+	cmake -S . -B build/daemon -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DSCHEMAHOST_WERROR=$(if $(filter 0,$(WERROR)),OFF,ON) >/dev/null
+	cmake --build build/daemon -j2
+
+all: daemon
+
+# Installing into the server's directories needs root.
+install-ext: all
+	$(SUDO) $(MAKE) install
+
+run: deps install-ext
+	@scripts/run.sh up
+
+stop:
+	@scripts/run.sh down
+
+test: deps install-ext
+	@scripts/run-tests.sh
+
+test-regress test-pgtap test-unit test-integration: deps install-ext
+	@scripts/run-tests.sh $(patsubst test-%,%,$@)
+
+format:
+	clang-format -i extension/*.cpp extension/*.hpp daemon/*.cpp daemon/*.hpp test/unit/*.cpp
+
+clean: clean-build
+clean-build:
+	rm -rf build

@@ -1,0 +1,48 @@
+#include "guc.hpp"
+
+#include "module.hpp"
+#include "pg.hpp"
+
+namespace schemahost::guc {
+
+char *default_storage_quota = nullptr;
+int default_max_connections = 10;
+char *public_host = nullptr;
+char *public_sslmode = nullptr;
+char *drop_grace = nullptr;
+int warn_percent = 80;
+
+} // namespace schemahost::guc
+
+namespace schemahost {
+
+// Called from _PG_init() inside entry(); the DefineCustom* functions may
+// ereport, but nothing non-trivial is alive in this frame.
+void define_gucs()
+{
+    DefineCustomStringVariable("schemahost.default_storage_quota",
+                               "Storage quota given to new projects (any unit pg_size_bytes accepts).",
+                               nullptr, &guc::default_storage_quota, "100MB", PGC_SUSET, 0,
+                               nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("schemahost.default_max_connections",
+                            "Connection limit given to new projects.", nullptr,
+                            &guc::default_max_connections, 10, 1, 10000, PGC_SUSET, 0, nullptr,
+                            nullptr, nullptr);
+    DefineCustomStringVariable("schemahost.public_host",
+                               "Host name written into the connection URIs handed to projects.",
+                               nullptr, &guc::public_host, "localhost", PGC_SUSET, 0, nullptr,
+                               nullptr, nullptr);
+    DefineCustomStringVariable("schemahost.public_sslmode",
+                               "sslmode added to connection URIs; empty adds none.", nullptr,
+                               &guc::public_sslmode, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable("schemahost.drop_grace",
+                               "How long a dropped project is kept before it is purged.", nullptr,
+                               &guc::drop_grace, "7 days", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("schemahost.warn_percent",
+                            "Usage, in percent of the storage quota, at which a project is warned.",
+                            nullptr, &guc::warn_percent, 80, 1, 99, PGC_SUSET, 0, nullptr, nullptr,
+                            nullptr);
+    MarkGUCPrefixReserved("schemahost");
+}
+
+} // namespace schemahost

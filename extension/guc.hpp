@@ -1,0 +1,14 @@
+// Configuration parameters (GUCs) of the extension. All are PGC_SUSET or
+// stricter: a tenant must never be able to change them for itself.
+#pragma once
+
+namespace schemahost::guc {
+
+extern char *default_storage_quota; // pg_size_bytes text, e.g. '100MB'
+extern int default_max_connections;
+extern char *public_host;
+extern char *public_sslmode; // empty: no sslmode in URIs
+extern char *drop_grace;     // interval text, e.g. '7 days'
+extern int warn_percent;
+
+} // namespace schemahost::guc

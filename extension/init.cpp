@@ -1,0 +1,29 @@
+#include "entry.hpp"
+#include "module.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+PGDLLEXPORT void _PG_init(void);
+}
+
+namespace {
+// A plain bool: the library is loaded in the postmaster, so no static object
+// with a constructor or destructor lives here.
+bool loaded_by_preload = false;
+} // namespace
+
+namespace schemahost {
+
+bool preloaded() { return loaded_by_preload; }
+
+const char *library_version() { return SCHEMAHOST_VERSION; }
+
+} // namespace schemahost
+
+void _PG_init(void)
+{
+    schemahost::entry([] {
+        loaded_by_preload = process_shared_preload_libraries_in_progress;
+        schemahost::define_gucs();
+    });
+}
