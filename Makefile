@@ -8,7 +8,14 @@
 
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" sql/schemahost.control)
 PG_CONFIG ?= pg_config
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+# On a fresh machine there is no PGXS yet: install the dependencies before
+# anything else, since every rule below needs them.
+ifeq ($(wildcard $(PGXS)),)
+$(info schemahost: PGXS not found, installing dependencies first)
+$(shell scripts/install-deps.sh >&2)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+endif
 
 MODULE_big = schemahost
 MODULEDIR = extension

@@ -18,6 +18,11 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/user.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_node.h"
+#include "postmaster/postmaster.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -26,6 +31,10 @@ extern "C" {
 #include "utils/elog.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+
+// From libpq/scram.h, which cannot be included: through libpq/libpq-be.h it
+// needs gssapi/gssapi.h (libkrb5-dev) on a server built with GSSAPI.
+extern char *pg_be_scram_build_secret(const char *password);
 }
 
 // port.h redefines these as macros for the pg_* replacements; C++ code that

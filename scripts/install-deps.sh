@@ -6,10 +6,10 @@ set -euo pipefail
 
 packages=(
   build-essential cmake clang-14 llvm-14 clang-format
-  postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
+  postgresql-15 postgresql-server-dev-15 libpq-dev
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   libboost-program-options-dev libgtest-dev googletest
-  libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   python3 python3-psycopg2 python3-aiosmtpd
 )
 
