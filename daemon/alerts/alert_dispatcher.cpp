@@ -1,0 +1,357 @@
+#include "alerts/alert_dispatcher.hpp"
+
+#include "logging.hpp"
+#include "pg_conn.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace schemahostd::alerts {
+
+namespace {
+
+std::string interval_text(std::chrono::milliseconds d)
+{
+    return fmt::format("{} milliseconds", d.count());
+}
+
+std::string text_array(const std::vector<std::string> &items)
+{
+    // Channel names are fixed words: no quoting needed, but keep it safe.
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i)
+            out += ',';
+        out += '"';
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\')
+                out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
+bool starts_with(const std::string &s, const char *prefix)
+{
+    return s.rfind(prefix, 0) == 0;
+}
+
+std::string lower(std::string s)
+{
+    for (auto &c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+LogFields delivery_fields(const Delivery &d)
+{
+    return {{"event_id", d.event_id}, {"kind", d.kind},       {"project", d.project},
+            {"channel", d.channel},   {"attempt", d.attempt}, {"delivery", d.id}};
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------
+// PgDeliveryStore
+
+PgDeliveryStore::PgDeliveryStore(PgConnection &conn, std::string api_schema) : conn_(conn)
+{
+    if (!api_schema.empty())
+        prefix_ = conn_.escape_identifier(api_schema) + ".";
+}
+
+std::string PgDeliveryStore::fn(const char *name) const
+{
+    return prefix_ + name;
+}
+
+std::vector<Delivery> PgDeliveryStore::claim(int max_deliveries,
+                                             const std::vector<std::string> &channels,
+                                             int max_attempts)
+{
+    const std::string sql = fmt::format(
+        "SELECT delivery, event_id::text, kind, project, payload::text, "
+        "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+        "floor(extract(epoch FROM occurred_at))::bigint, channel, recipient, attempt, "
+        "quota_bytes, state "
+        "FROM {}($1::integer, $2::text[], $3::integer)",
+        fn("schemahost_claim_deliveries"));
+    PgResultPtr res = conn_.exec(sql, {std::to_string(max_deliveries), text_array(channels),
+                                       std::to_string(max_attempts)});
+    std::vector<Delivery> out;
+    const int rows = PQntuples(res.get());
+    out.reserve(static_cast<std::size_t>(rows));
+    for (int r = 0; r < rows; ++r) {
+        auto v = [&](int col) { return pg_value(res.get(), r, col).value_or(""); };
+        Delivery d;
+        d.id = std::stoll(v(0));
+        d.event_id = v(1);
+        d.kind = v(2);
+        d.project = v(3);
+        d.payload = nlohmann::json::parse(v(4), nullptr, false);
+        if (d.payload.is_discarded())
+            d.payload = nlohmann::json::object();
+        d.occurred_at = v(5);
+        d.occurred_epoch = std::stoll(v(6));
+        d.channel = v(7);
+        d.recipient = v(8);
+        d.attempt = std::stoi(v(9));
+        if (auto q = pg_value(res.get(), r, 10))
+            d.project_quota_bytes = std::stoll(*q);
+        d.project_state = v(11);
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+void PgDeliveryStore::done(std::int64_t delivery)
+{
+    conn_.exec(fmt::format("SELECT {}($1::bigint)", fn("schemahost_delivery_done")),
+               {std::to_string(delivery)});
+}
+
+std::string PgDeliveryStore::failed(std::int64_t delivery, const std::string &error,
+                                    int max_attempts, std::chrono::milliseconds retry_base,
+                                    std::chrono::milliseconds retry_max)
+{
+    PgResultPtr res = conn_.exec(
+        fmt::format("SELECT {}($1::bigint, $2::text, $3::integer, $4::interval, $5::interval)",
+                    fn("schemahost_delivery_failed")),
+        {std::to_string(delivery), error, std::to_string(max_attempts), interval_text(retry_base),
+         interval_text(retry_max)});
+    return pg_value(res.get(), 0, 0).value_or("unknown");
+}
+
+// ---------------------------------------------------------------------------
+// Options and secrets
+
+std::string read_secret_file(const std::string &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw std::runtime_error(std::strerror(errno));
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string s = text.str();
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
+        s.pop_back();
+    if (s.empty())
+        throw std::runtime_error("the file is empty");
+    return s;
+}
+
+std::optional<std::pair<std::string, std::string>> check_alert_options(const AlertOptions &o,
+                                                                   const SecretReader &read_file)
+{
+    if (!o.smtp_url.empty()) {
+        const std::string u = lower(o.smtp_url);
+        if (!starts_with(u, "smtp://") && !starts_with(u, "smtps://"))
+            return std::make_pair(std::string("--smtp-url"),
+                                  std::string("must start with smtp:// or smtps://"));
+        if (o.smtp_from.empty())
+            return std::make_pair(std::string("--smtp-from"),
+                                  std::string("is required with --smtp-url"));
+    }
+    if (!o.smtp_from.empty() && !is_plain_address(o.smtp_from))
+        return std::make_pair(std::string("--smtp-from"),
+                              std::string("must be a plain address like alerts@example.com"));
+    if (!o.operator_email.empty() && !is_plain_address(o.operator_email))
+        return std::make_pair(std::string("--operator-email"),
+                              std::string("must be a plain address like ops@example.com"));
+    if (!o.smtp_password_file.empty() && o.smtp_user.empty())
+        return std::make_pair(std::string("--smtp-password-file"),
+                              std::string("needs --smtp-user"));
+    if (!o.webhook_url.empty()) {
+        const std::string u = lower(o.webhook_url);
+        if (!starts_with(u, "http://") && !starts_with(u, "https://"))
+            return std::make_pair(std::string("--webhook-url"),
+                                  std::string("must start with http:// or https://"));
+    }
+    if (o.max_attempts < 1)
+        return std::make_pair(std::string("--max-attempts"), std::string("must be at least 1"));
+    if (o.batch < 1)
+        return std::make_pair(std::string("--alert-batch"), std::string("must be at least 1"));
+    if (o.retry_max < o.retry_base)
+        return std::make_pair(std::string("--alert-retry-max"),
+                              std::string("must be at least --alert-retry-base"));
+    for (const auto &[option, path] : {std::make_pair("--smtp-password-file", o.smtp_password_file),
+                                       std::make_pair("--webhook-secret-file", o.webhook_secret_file)}) {
+        if (path.empty())
+            continue;
+        try {
+            if (read_file) {
+                std::string v = read_file(path);
+                while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
+                    v.pop_back();
+                if (v.empty())
+                    return std::make_pair(std::string(option),
+                                          fmt::format("cannot read \"{}\": the file is empty", path));
+            } else {
+                (void)read_secret_file(path);
+            }
+        } catch (const std::exception &e) {
+            return std::make_pair(std::string(option),
+                                  fmt::format("cannot read \"{}\": {}", path, e.what()));
+        }
+    }
+    return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------
+// AlertDispatcher
+
+AlertDispatcher::AlertDispatcher(AlertOptions options) : options_(std::move(options))
+{
+    if (!options_.smtp_password_file.empty()) {
+        try {
+            smtp_password_ = read_secret_file(options_.smtp_password_file);
+        } catch (const std::exception &e) {
+            throw std::runtime_error(fmt::format("--smtp-password-file: cannot read \"{}\": {}",
+                                                 options_.smtp_password_file, e.what()));
+        }
+    }
+    if (!options_.webhook_secret_file.empty()) {
+        try {
+            webhook_secret_ = read_secret_file(options_.webhook_secret_file);
+        } catch (const std::exception &e) {
+            throw std::runtime_error(fmt::format("--webhook-secret-file: cannot read \"{}\": {}",
+                                                 options_.webhook_secret_file, e.what()));
+        }
+    }
+    sender_ = send_all;
+}
+
+std::vector<std::string> AlertDispatcher::channels() const
+{
+    std::vector<std::string> out;
+    if (options_.email_enabled())
+        out.emplace_back("email");
+    if (options_.webhook_enabled())
+        out.emplace_back("webhook");
+    return out;
+}
+
+Request AlertDispatcher::build_request(const Delivery &d, std::int64_t now) const
+{
+    Request req;
+    req.connect_timeout = options_.connect_timeout;
+    if (d.channel == "email") {
+        const Email email = format_email(d, {options_.smtp_from, options_.operator_email});
+        req.kind = Request::Kind::mail;
+        req.timeout = options_.smtp_timeout;
+        req.mail.url = options_.smtp_url;
+        req.mail.user = options_.smtp_user;
+        req.mail.password = smtp_password_;
+        req.mail.mail_from = options_.smtp_from;
+        req.mail.recipients.push_back(d.recipient);
+        if (!options_.operator_email.empty() && options_.operator_email != d.recipient)
+            req.mail.recipients.push_back(options_.operator_email); // Bcc: not in the headers
+        req.mail.message = email.text;
+    } else if (d.channel == "webhook") {
+        req.kind = Request::Kind::http;
+        req.timeout = options_.webhook_timeout;
+        req.http.url = options_.webhook_url;
+        req.http.body = webhook_body(d);
+        req.http.headers = {
+            "Content-Type: application/json",
+            fmt::format("User-Agent: schemahostd/{}", SCHEMAHOSTD_VERSION),
+            fmt::format("X-Schemahost-Event-Id: {}", d.event_id),
+            fmt::format("X-Schemahost-Event-Type: {}", d.kind),
+        };
+        if (!webhook_secret_.empty())
+            req.http.headers.push_back(fmt::format(
+                "X-Schemahost-Signature: {}", webhook_signature(webhook_secret_, now, req.http.body)));
+        for (auto &h : req.http.headers)
+            for (auto &c : h)
+                if (static_cast<unsigned char>(c) < 0x20)
+                    c = ' ';
+    } else {
+        throw std::invalid_argument(fmt::format("unknown channel \"{}\"", d.channel));
+    }
+    return req;
+}
+
+PassStats AlertDispatcher::run_once(PgConnection &conn, const std::string &api_schema)
+{
+    if (!options_.enabled())
+        return {};
+    PgDeliveryStore store(conn, api_schema);
+    return run_once(store);
+}
+
+PassStats AlertDispatcher::run_once(DeliveryStore &store)
+{
+    PassStats stats;
+    const std::vector<std::string> chans = channels();
+    if (chans.empty())
+        return stats;
+    const std::vector<Delivery> claimed = store.claim(options_.batch, chans, options_.max_attempts);
+    stats.claimed = static_cast<int>(claimed.size());
+    if (claimed.empty())
+        return stats;
+
+    auto record_failure = [&](const Delivery &d, const std::string &error, int max_attempts) {
+        const std::string status =
+            store.failed(d.id, error, max_attempts, options_.retry_base, options_.retry_max);
+        LogFields fields = delivery_fields(d);
+        fields["error"] = error;
+        fields["status"] = status;
+        if (status == "failed") {
+            ++stats.failed;
+            log_error("alert delivery failed for good", fields);
+        } else {
+            ++stats.retrying;
+            log_warn("alert delivery failed, will retry", fields);
+        }
+    };
+
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    std::vector<Request> requests;
+    std::vector<const Delivery *> sent;
+    for (const Delivery &d : claimed) {
+        try {
+            requests.push_back(build_request(d, now));
+            sent.push_back(&d);
+        } catch (const std::invalid_argument &e) {
+            // Sending again would not help: give up at once.
+            record_failure(d, e.what(), d.attempt);
+        }
+    }
+    sender_(requests, requests.size(), [&](std::size_t i, const SendResult &result) {
+        const Delivery &d = *sent.at(i);
+        if (result.ok) {
+            store.done(d.id);
+            ++stats.delivered;
+            log_info("alert delivered", delivery_fields(d));
+        } else {
+            record_failure(d, result.error, options_.max_attempts);
+        }
+    });
+    return stats;
+}
+
+PassStats deliver_alerts(PgConnection &conn, const AlertOptions &options,
+                         const std::string &api_schema)
+{
+    if (!options.enabled())
+        return {};
+    try {
+        AlertDispatcher dispatcher(options);
+        return dispatcher.run_once(conn, api_schema);
+    } catch (const PgError &) {
+        throw;
+    } catch (const std::exception &e) {
+        log_error("alert delivery failed", {{"error", e.what()}});
+        return {};
+    }
+}
+
+} // namespace schemahostd::alerts

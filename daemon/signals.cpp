@@ -1,0 +1,107 @@
+#include "signals.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <system_error>
+
+#include <poll.h>
+
+namespace schemahostd::signals {
+
+namespace {
+
+volatile std::sig_atomic_t g_shutdown = 0;
+volatile std::sig_atomic_t g_reload = 0;
+
+bool g_installed = false;
+sigset_t g_wait_mask; // the mask in effect while waiting: ours unblocked
+
+extern "C" void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        g_reload = 1;
+    else
+        g_shutdown = 1;
+}
+
+void check(int rc, const char *what)
+{
+    if (rc != 0)
+        throw std::system_error(errno, std::generic_category(), what);
+}
+
+} // namespace
+
+void install()
+{
+    sigset_t ours;
+    sigemptyset(&ours);
+    sigaddset(&ours, SIGTERM);
+    sigaddset(&ours, SIGINT);
+    sigaddset(&ours, SIGHUP);
+
+    sigset_t previous;
+    check(sigprocmask(SIG_BLOCK, &ours, &previous), "sigprocmask");
+    g_wait_mask = previous;
+    sigdelset(&g_wait_mask, SIGTERM);
+    sigdelset(&g_wait_mask, SIGINT);
+    sigdelset(&g_wait_mask, SIGHUP);
+
+    struct sigaction sa = {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; // no SA_RESTART: the wait must end on a signal
+    for (int sig : {SIGTERM, SIGINT, SIGHUP})
+        check(sigaction(sig, &sa, nullptr), "sigaction");
+
+    // A vanished log reader must not kill the daemon; writes fail with EPIPE instead.
+    struct sigaction ignore = {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    check(sigaction(SIGPIPE, &ignore, nullptr), "sigaction");
+    g_installed = true;
+}
+
+bool shutdown_requested()
+{
+    return g_shutdown != 0;
+}
+
+bool reload_pending()
+{
+    return g_reload != 0;
+}
+
+bool take_reload_request()
+{
+    // Signals are blocked outside wait(), so nothing can set the flag between
+    // the read and the reset.
+    if (!g_reload)
+        return false;
+    g_reload = 0;
+    return true;
+}
+
+Wake wait(int fd, short events, Clock::time_point deadline)
+{
+    const auto now = Clock::now();
+    const auto left = deadline > now ? deadline - now : Clock::duration::zero();
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(left);
+    const auto nsecs = std::chrono::duration_cast<std::chrono::nanoseconds>(left - secs);
+    timespec timeout{};
+    timeout.tv_sec = static_cast<time_t>(secs.count());
+    timeout.tv_nsec = static_cast<long>(nsecs.count());
+
+    pollfd pfd{};
+    pfd.fd = fd; // poll ignores negative fds: a plain sleep
+    pfd.events = events;
+    const int rc = ppoll(&pfd, 1, &timeout, g_installed ? &g_wait_mask : nullptr);
+    if (rc < 0) {
+        if (errno == EINTR)
+            return Wake::signal;
+        throw std::system_error(errno, std::generic_category(), "ppoll");
+    }
+    return rc == 0 ? Wake::timeout : Wake::ready;
+}
+
+} // namespace schemahostd::signals
