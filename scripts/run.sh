@@ -36,10 +36,10 @@ SQL
     echo "schemahostd running (pid $(cat "$PIDFILE")), log: $RUN_DIR/schemahostd.log"
   fi
   "$DAEMON" --once --dsn "$dsn"
-  psql -X -q -c "SELECT * FROM schemahost_version()"
+  psql -X -q -P pager=off -c "SELECT * FROM schemahost_version()"
   if psql -X -At -c "SELECT 1 FROM pg_proc WHERE proname = 'schemahost_check'" | grep -q 1; then
     echo "Instance settings that weaken isolation (schemahost_check()):"
-    psql -X -c "SELECT * FROM schemahost_check()"
+    psql -X -P pager=off -c "SELECT * FROM schemahost_check()"
   fi
   cmd="psql -h $PGHOST -p $PGPORT -U postgres postgres"
   if [[ -t 0 && -t 1 ]]; then
