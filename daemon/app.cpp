@@ -1,9 +1,12 @@
 #include "app.hpp"
 
+#include "daemon_api.hpp"
 #include "daemon_loop.hpp"
+#include "discovery.hpp"
 #include "dsn.hpp"
 #include "exit_codes.hpp"
 #include "logging.hpp"
+#include "pass.hpp"
 #include "pg_conn.hpp"
 
 #include <fmt/format.h>
@@ -22,17 +25,47 @@ std::string status_line(const std::string &database, const std::string &host_por
 
 int run_once(const Config &config, std::ostream &out, std::ostream &err)
 {
-    std::vector<std::string> dsns = config.dsns;
-    if (dsns.empty())
-        dsns.emplace_back(); // libpq's defaults
+    // No signal handlers in this mode: Ctrl-C simply ends the process.
+    std::vector<TargetKey> discovered;
     int rc = kExitOk;
-    for (const auto &dsn : dsns) {
+    if (config.discover) {
+        std::vector<std::string> seeds = config.dsns;
+        if (seeds.empty())
+            seeds.emplace_back();
+        for (const auto &seed : seeds) {
+            try {
+                for (auto &db : discover_databases(seed, PgTimeouts{}, nullptr))
+                    discovered.emplace_back(seed, std::move(db));
+            } catch (const std::exception &e) {
+                err << "schemahostd: discovery failed: " << e.what() << std::endl;
+                rc = kExitFailure;
+            }
+        }
+    }
+    for (const auto &[dsn, dbname] : wanted_targets(config, discovered)) {
         try {
-            // No signal handlers in this mode: Ctrl-C simply ends the process.
-            auto conn = PgConnection::connect(dsn, PgTimeouts{}, nullptr);
+            auto conn = PgConnection::connect(dsn, PgTimeouts{}, nullptr, dbname);
             ExtensionCheck check;
             const ExtensionInfo info = check.run(conn);
-            out << status_line(conn.dbname(), host_port(conn.get()), info) << std::endl;
+            DaemonApi api;
+            api.hello(conn, info.schema, kDaemonVersion);
+            const std::string status = status_line(conn.dbname(), host_port(conn.get()), info);
+            if (!api.try_lock(conn, info.schema)) {
+                // The database is looked after: not a failure.
+                out << status << "; standby: another schemahostd is active (pid "
+                    << api.active_daemon_pid(conn, info.schema) << ")" << std::endl;
+                continue;
+            }
+            const PassReport report = run_pass(conn, api, info.schema, config, true,
+                                               dsn.empty() ? "(libpq defaults)" : mask_dsn(dsn),
+                                               nullptr);
+            if (report.ok()) {
+                out << status << "; " << summarize(report) << std::endl;
+            } else {
+                err << "schemahostd: database \"" << conn.dbname() << "\": " << summarize(report)
+                    << std::endl;
+                rc = kExitFailure;
+            }
         } catch (const std::exception &e) {
             // PgError and ExtensionError messages are one line and password-free.
             err << "schemahostd: " << e.what() << std::endl;

@@ -130,8 +130,8 @@ const std::vector<OptionSpec> &option_specs()
          }},
         {"once", nullptr, false, false, kAllSources,
          [](const Config &d) { return std::string(d.once ? "on" : "off"); },
-         "Check every database once, print one status line each to stdout and exit: 0 if all "
-         "are healthy, 1 otherwise",
+         "Run one full pass over every database (for cron), print one status line each to "
+         "stdout and exit: 0 if every step of every database succeeded, 1 otherwise",
          [](Config &c, const std::string &v) { c.once = parse_bool(v); }},
         {"interval", "SECONDS", false, false, kAllSources,
          [](const Config &d) { return format_seconds(d.interval); },
@@ -142,6 +142,16 @@ const std::vector<OptionSpec> &option_specs()
          "Time between full passes (which re-examine everything, not just recent changes); "
          "must be > 0",
          [](Config &c, const std::string &v) { c.full_interval = parse_seconds(v); }},
+        {"discover", nullptr, false, false, kAllSources,
+         [](const Config &d) { return std::string(d.discover ? "on" : "off"); },
+         "Watch every database of the instance of each --dsn (or of libpq's defaults) where the "
+         "schemahost extension is installed, instead of the --dsn databases themselves; the "
+         "list is refreshed every --discover-interval",
+         [](Config &c, const std::string &v) { c.discover = parse_bool(v); }},
+        {"discover-interval", "SECONDS", false, false, kAllSources,
+         [](const Config &d) { return format_seconds(d.discover_interval); },
+         "Time between two searches for databases with --discover; must be > 0",
+         [](Config &c, const std::string &v) { c.discover_interval = parse_seconds(v); }},
         {"log-format", "FORMAT", false, false, kAllSources,
          [](const Config &d) { return std::string(to_string(d.log_format)); },
          "Log format: text, or json for one JSON object per line (ts, level, msg, fields)",

@@ -30,6 +30,10 @@ struct Config {
     bool once = false;
     std::chrono::milliseconds interval{2000};
     std::chrono::milliseconds full_interval{600000};
+    // Watch every database of each --dsn's instance that has the extension,
+    // found again every discover_interval.
+    bool discover = false;
+    std::chrono::milliseconds discover_interval{60000};
     LogFormat log_format = LogFormat::text;
     std::string log_file; // empty: stderr
     LogLevel log_level = LogLevel::info;

@@ -1,5 +1,7 @@
 #include "daemon_loop.hpp"
 
+#include "discovery.hpp"
+#include "dsn.hpp"
 #include "exit_codes.hpp"
 #include "logging.hpp"
 #include "signals.hpp"
@@ -9,27 +11,47 @@
 
 namespace schemahostd {
 
+std::vector<TargetKey> wanted_targets(const Config &config, const std::vector<TargetKey> &discovered)
+{
+    if (config.discover)
+        return discovered;
+    std::vector<TargetKey> wanted;
+    for (const auto &dsn : config.dsns)
+        wanted.emplace_back(dsn, std::string());
+    if (wanted.empty())
+        wanted.emplace_back(); // libpq's defaults
+    return wanted;
+}
+
 DaemonLoop::DaemonLoop(Config config, std::vector<std::string> args, Environment env,
                        FileReader read_file)
     : config_(std::move(config)), args_(std::move(args)), env_(std::move(env)),
-      read_file_(std::move(read_file)), seeds_(std::random_device{}())
+      read_file_(std::move(read_file)), seeds_(std::random_device{}()),
+      next_discovery_(Target::Clock::now()), discovery_backoff_(BackoffPolicy{}, seeds_())
 {}
 
 int DaemonLoop::run()
 {
     signals::install();
+    if (config_.discover)
+        discover();
     sync_targets();
     LogFields targets = LogFields::array();
     for (const auto &t : targets_)
         targets.push_back(t->label());
     log_info("schemahostd starting", {{"version", kDaemonVersion},
                                       {"targets", targets},
+                                      {"discover", config_.discover},
                                       {"interval_s", format_seconds(config_.interval)},
                                       {"full_interval_s", format_seconds(config_.full_interval)}});
 
     while (!signals::shutdown_requested()) {
         if (signals::take_reload_request())
             reload();
+        if (config_.discover && next_discovery_ <= Target::Clock::now()) {
+            discover();
+            sync_targets();
+        }
         for (auto &target : targets_) {
             if (signals::shutdown_requested())
                 break;
@@ -41,14 +63,70 @@ int DaemonLoop::run()
         auto wake = Target::Clock::now() + config_.interval;
         for (const auto &target : targets_)
             wake = std::min(wake, target->next_due());
-        // Signals are blocked until this wait, so one that arrived since the
-        // checks above ends it at once.
-        signals::wait(-1, 0, wake);
+        if (config_.discover)
+            wake = std::min(wake, next_discovery_);
+        wait_until(wake);
     }
 
     log_info("schemahostd stopping", {{"reason", "signal"}});
-    targets_.clear(); // closes the connections
+    targets_.clear(); // closes the connections, releasing the active locks
     return kExitOk;
+}
+
+void DaemonLoop::wait_until(Target::Clock::time_point wake)
+{
+    std::vector<int> fds;
+    for (const auto &target : targets_)
+        fds.push_back(target->socket());
+    std::vector<bool> ready;
+    // Signals are blocked until this wait, so one that arrived since the
+    // checks above ends it at once.
+    if (signals::wait_readable(fds, wake, ready) != signals::Wake::ready)
+        return;
+    for (std::size_t i = 0; i < targets_.size() && i < ready.size(); ++i)
+        if (ready[i])
+            targets_[i]->on_readable(config_);
+}
+
+void DaemonLoop::discover()
+{
+    std::vector<std::string> seeds = config_.dsns;
+    if (seeds.empty())
+        seeds.emplace_back();
+    std::vector<TargetKey> found;
+    bool failed = false;
+    for (const auto &seed : seeds) {
+        try {
+            for (auto &db : discover_databases(seed, PgTimeouts{}, signals::shutdown_requested))
+                found.emplace_back(seed, std::move(db));
+        } catch (const PgError &e) {
+            if (e.kind() == PgError::Kind::interrupted)
+                return;
+            failed = true;
+            // Keep watching what this seed gave last time.
+            for (const auto &old : discovered_)
+                if (old.first == seed)
+                    found.push_back(old);
+            const auto delay = discovery_backoff_.next();
+            log(discovery_backoff_.failures() == 1 ? LogLevel::error : LogLevel::warn,
+                "discovery failed",
+                {{"seed", seed.empty() ? "(libpq defaults)" : mask_dsn(seed)},
+                 {"error", e.what()},
+                 {"retry_in_s", static_cast<double>(delay.count()) / 1000.0}});
+            next_discovery_ = Target::Clock::now() + delay;
+        }
+    }
+    if (!failed) {
+        discovery_backoff_.reset();
+        next_discovery_ = Target::Clock::now() + config_.discover_interval;
+    }
+    if (found != discovered_) {
+        LogFields dbs = LogFields::array();
+        for (const auto &f : found)
+            dbs.push_back(f.second);
+        log_info("databases discovered", {{"databases", dbs}});
+    }
+    discovered_ = std::move(found);
 }
 
 void DaemonLoop::reload()
@@ -71,7 +149,12 @@ void DaemonLoop::reload()
     }
     // The mode is chosen at startup; a reload cannot turn the daemon into --once.
     fresh.once = false;
+    const bool rediscover = fresh.discover && (!config_.discover || fresh.dsns != config_.dsns);
     config_ = std::move(fresh);
+    if (rediscover)
+        discover();
+    else if (config_.discover)
+        next_discovery_ = std::min(next_discovery_, Target::Clock::now() + config_.discover_interval);
     sync_targets();
     for (auto &target : targets_)
         target->reschedule(config_);
@@ -85,19 +168,18 @@ void DaemonLoop::reload()
 
 void DaemonLoop::sync_targets()
 {
-    std::vector<std::string> wanted = config_.dsns;
-    if (wanted.empty())
-        wanted.emplace_back(); // libpq's defaults
-
-    // Keep the connections of databases still configured; drop the others.
+    // Keep the connections of databases still wanted; drop the others.
     std::vector<std::unique_ptr<Target>> next;
-    for (const auto &dsn : wanted) {
-        auto same = std::find_if(targets_.begin(), targets_.end(),
-                                 [&](const auto &t) { return t && t->dsn() == dsn; });
+    for (const auto &[dsn, dbname] : wanted_targets(config_, discovered_)) {
+        auto same = std::find_if(targets_.begin(), targets_.end(), [&](const auto &t) {
+            return t && t->dsn() == dsn && t->dbname_override() == dbname;
+        });
         if (same != targets_.end()) {
             next.push_back(std::move(*same));
         } else {
-            next.push_back(std::make_unique<Target>(dsn, BackoffPolicy{}, seeds_()));
+            next.push_back(std::make_unique<Target>(dsn, dbname, BackoffPolicy{}, seeds_()));
+            if (config_.discover)
+                log_info("watching", {{"target", next.back()->label()}});
         }
     }
     for (const auto &old : targets_)

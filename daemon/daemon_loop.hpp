@@ -1,16 +1,23 @@
-// The long-running mode: watch every configured database until SIGTERM or
-// SIGINT, reloading the configuration on SIGHUP.
+// The long-running mode: watch every configured (or discovered) database
+// until SIGTERM or SIGINT, reloading the configuration on SIGHUP and waking
+// early on NOTIFY schemahost_config.
 #pragma once
 
+#include "backoff.hpp"
 #include "config.hpp"
 #include "target.hpp"
 
+#include <chrono>
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace schemahostd {
+
+// (dsn, database override) of every database to watch.
+using TargetKey = std::pair<std::string, std::string>;
 
 class DaemonLoop
 {
@@ -25,6 +32,8 @@ class DaemonLoop
   private:
     void reload();
     void sync_targets();
+    void discover();
+    void wait_until(Target::Clock::time_point wake);
 
     Config config_;
     std::vector<std::string> args_;
@@ -32,6 +41,14 @@ class DaemonLoop
     FileReader read_file_;
     std::vector<std::unique_ptr<Target>> targets_;
     std::mt19937_64 seeds_;
+    // --discover: what was found last, per seed dsn, and when to look again.
+    std::vector<TargetKey> discovered_;
+    Target::Clock::time_point next_discovery_;
+    Backoff discovery_backoff_;
 };
+
+// The targets for a configuration: one per --dsn, or with --discover one per
+// discovered database.
+std::vector<TargetKey> wanted_targets(const Config &config, const std::vector<TargetKey> &discovered);
 
 } // namespace schemahostd

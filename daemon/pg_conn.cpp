@@ -91,12 +91,16 @@ PgConnection::PgConnection(PgConnPtr conn, const PgTimeouts &timeouts)
 {}
 
 PgConnection PgConnection::connect(const std::string &dsn, const PgTimeouts &timeouts,
-                                   const std::function<bool()> &should_abort)
+                                   const std::function<bool()> &should_abort,
+                                   const std::string &dbname)
 {
     // dbname with expand_dbname=1 takes the whole connection string (key=value
-    // or URI); an empty one is ignored, leaving libpq's defaults.
-    const char *keywords[] = {"dbname", "fallback_application_name", nullptr};
-    const char *values[] = {dsn.c_str(), kApplicationName, nullptr};
+    // or URI); an empty one is ignored, leaving libpq's defaults. Only the
+    // first dbname is expanded: a second one overrides the string's database.
+    const char *keywords[] = {"dbname", "fallback_application_name",
+                              dbname.empty() ? nullptr : "dbname", nullptr};
+    const char *values[] = {dsn.c_str(), kApplicationName,
+                            dbname.empty() ? nullptr : dbname.c_str(), nullptr};
     PgConnPtr conn(PQconnectStartParams(keywords, values, 1));
     if (!conn)
         throw PgError(PgError::Kind::connect, "cannot connect: out of memory");
@@ -250,6 +254,30 @@ PgResultPtr PgConnection::finish_command()
         throw PgError(PgError::Kind::query, error_text(first_error.get(), c), state ? state : "");
     }
     return result;
+}
+
+std::vector<std::string> PgConnection::take_notifications()
+{
+    std::vector<std::string> channels;
+    if (!conn_)
+        return channels;
+    if (!PQconsumeInput(conn_.get())) {
+        const std::string why = one_line(PQerrorMessage(conn_.get()));
+        conn_.reset();
+        throw PgError(PgError::Kind::connection_lost, why.empty() ? "connection lost" : why);
+    }
+    const int own = PQbackendPID(conn_.get());
+    while (PGnotify *n = PQnotifies(conn_.get())) {
+        // Our own NOTIFYs (e.g. a purge) must not wake us again.
+        if (n->be_pid != own)
+            channels.emplace_back(n->relname);
+        PQfreemem(n);
+    }
+    if (PQstatus(conn_.get()) != CONNECTION_OK) {
+        conn_.reset();
+        throw PgError(PgError::Kind::connection_lost, "connection lost");
+    }
+    return channels;
 }
 
 std::optional<std::string> pg_value(const PGresult *res, int row, int col)

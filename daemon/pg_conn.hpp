@@ -59,8 +59,10 @@ class PgConnection
     // signal interrupts the wait; returning true abandons the attempt with
     // PgError::Kind::interrupted. Throws PgError(connect) with a one-line,
     // password-free message: cannot connect to "host=... port=...": reason.
+    // dbname, when not empty, overrides the database of dsn (--discover).
     static PgConnection connect(const std::string &dsn, const PgTimeouts &timeouts,
-                                const std::function<bool()> &should_abort);
+                                const std::function<bool()> &should_abort,
+                                const std::string &dbname = {});
 
     // All of these wait for the whole result (finishing the current step even
     // when a signal arrives) and throw PgError: query for an error reported by
@@ -73,6 +75,12 @@ class PgConnection
     bool usable() const;
     PGconn *get() const { return conn_.get(); }
     std::string dbname() const;
+    int socket() const { return conn_ ? PQsocket(conn_.get()) : -1; }
+    int backend_pid() const { return conn_ ? PQbackendPID(conn_.get()) : 0; }
+    // Reads what the server sent without waiting and returns the channels of
+    // the notifications received (from any statement since the last call)
+    // that other sessions sent. Throws PgError(connection_lost).
+    std::vector<std::string> take_notifications();
 
   private:
     PgConnection(PgConnPtr conn, const PgTimeouts &timeouts);

@@ -82,6 +82,43 @@ bool take_reload_request()
     return true;
 }
 
+namespace {
+
+timespec timeout_until(Clock::time_point deadline)
+{
+    const auto now = Clock::now();
+    const auto left = deadline > now ? deadline - now : Clock::duration::zero();
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(left);
+    const auto nsecs = std::chrono::duration_cast<std::chrono::nanoseconds>(left - secs);
+    timespec timeout{};
+    timeout.tv_sec = static_cast<time_t>(secs.count());
+    timeout.tv_nsec = static_cast<long>(nsecs.count());
+    return timeout;
+}
+
+} // namespace
+
+Wake wait_readable(const std::vector<int> &fds, Clock::time_point deadline,
+                   std::vector<bool> &ready)
+{
+    ready.assign(fds.size(), false);
+    std::vector<pollfd> pfds(fds.size());
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+        pfds[i].fd = fds[i];
+        pfds[i].events = POLLIN;
+    }
+    const timespec timeout = timeout_until(deadline);
+    const int rc = ppoll(pfds.data(), pfds.size(), &timeout, g_installed ? &g_wait_mask : nullptr);
+    if (rc < 0) {
+        if (errno == EINTR)
+            return Wake::signal;
+        throw std::system_error(errno, std::generic_category(), "ppoll");
+    }
+    for (std::size_t i = 0; i < fds.size(); ++i)
+        ready[i] = fds[i] >= 0 && pfds[i].revents != 0;
+    return rc == 0 ? Wake::timeout : Wake::ready;
+}
+
 Wake wait(int fd, short events, Clock::time_point deadline)
 {
     const auto now = Clock::now();

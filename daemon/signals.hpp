@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <vector>
 
 namespace schemahostd::signals {
 
@@ -25,5 +26,10 @@ enum class Wake { ready, timeout, signal };
 // Waits until fd has one of events (POLLIN/POLLOUT), the deadline passes or a
 // signal arrives. fd < 0 just sleeps. Throws std::system_error on poll errors.
 Wake wait(int fd, short events, Clock::time_point deadline);
+
+// Waits until any of fds is readable, the deadline passes or a signal
+// arrives; ready[i] says which were. Negative fds are ignored.
+Wake wait_readable(const std::vector<int> &fds, Clock::time_point deadline,
+                   std::vector<bool> &ready);
 
 } // namespace schemahostd::signals

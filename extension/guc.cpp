@@ -11,6 +11,10 @@ char *public_host = nullptr;
 char *public_sslmode = nullptr;
 char *drop_grace = nullptr;
 int warn_percent = 80;
+int release_percent = 95;
+int max_projects = 20000;
+int default_statement_timeout = 300000;
+int default_idle_in_transaction_timeout = 60000;
 
 } // namespace schemahost::guc
 
@@ -42,6 +46,29 @@ void define_gucs()
                             "Usage, in percent of the storage quota, at which a project is warned.",
                             nullptr, &guc::warn_percent, 80, 1, 99, PGC_SUSET, 0, nullptr, nullptr,
                             nullptr);
+    DefineCustomIntVariable("schemahost.release_percent",
+                            "Usage, in percent of the storage quota, below which an over project may "
+                            "write again.",
+                            nullptr, &guc::release_percent, 95, 50, 99, PGC_SUSET, 0, nullptr,
+                            nullptr, nullptr);
+    // Runtime limits of project sessions, enforced by schemahostd (a tenant
+    // can lift its own statement_timeout, not these).
+    DefineCustomIntVariable("schemahost.default_statement_timeout",
+                            "Longest statement a project session may run before schemahostd "
+                            "cancels it, unless set per project; 0 disables.",
+                            nullptr, &guc::default_statement_timeout, 300000, 0, INT_MAX,
+                            PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("schemahost.default_idle_in_transaction_timeout",
+                            "Longest a project session may stay idle in a transaction before "
+                            "schemahostd terminates it, unless set per project; 0 disables.",
+                            nullptr, &guc::default_idle_in_transaction_timeout, 60000, 0, INT_MAX,
+                            PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    // PGC_POSTMASTER variables may only be defined while preloading.
+    if (process_shared_preload_libraries_in_progress)
+        DefineCustomIntVariable("schemahost.max_projects",
+                                "Projects the shared-memory quota table can hold (all databases).",
+                                nullptr, &guc::max_projects, 20000, 100, 10000000, PGC_POSTMASTER,
+                                0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("schemahost");
 }
 

@@ -10,5 +10,9 @@ extern char *public_host;
 extern char *public_sslmode; // empty: no sslmode in URIs
 extern char *drop_grace;     // interval text, e.g. '7 days'
 extern int warn_percent;
+extern int release_percent; // an over project is released below this percent
+extern int max_projects;    // size of the quota table in shared memory (preload only)
+extern int default_statement_timeout;           // ms, 0 = none; enforced by schemahostd
+extern int default_idle_in_transaction_timeout; // ms, 0 = none; enforced by schemahostd
 
 } // namespace schemahost::guc

@@ -1,5 +1,7 @@
 #include "entry.hpp"
 #include "module.hpp"
+#include "quota.hpp"
+#include "shmem_quota.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -25,5 +27,10 @@ void _PG_init(void)
     schemahost::entry([] {
         loaded_by_preload = process_shared_preload_libraries_in_progress;
         schemahost::define_gucs();
+        // Storage quota enforcement needs shared memory, hence the preload.
+        if (loaded_by_preload) {
+            schemahost::shmem::install();
+            schemahost::quota::install_hooks();
+        }
     });
 }

@@ -11,10 +11,15 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
+#include <thread>
+#include <tuple>
 
-namespace schemahostd::alerts {
+namespace schemahostd::alerts
+{
 
-namespace {
+namespace
+{
 
 std::string interval_text(std::chrono::milliseconds d)
 {
@@ -75,17 +80,22 @@ std::string PgDeliveryStore::fn(const char *name) const
 
 std::vector<Delivery> PgDeliveryStore::claim(int max_deliveries,
                                              const std::vector<std::string> &channels,
-                                             int max_attempts)
+                                             int max_attempts,
+                                             const std::vector<std::int64_t> &exclude)
 {
-    const std::string sql = fmt::format(
-        "SELECT delivery, event_id::text, kind, project, payload::text, "
-        "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-        "floor(extract(epoch FROM occurred_at))::bigint, channel, recipient, attempt, "
-        "quota_bytes, state "
-        "FROM {}($1::integer, $2::text[], $3::integer)",
-        fn("schemahost_claim_deliveries"));
+    std::string excluded = "{";
+    for (std::size_t i = 0; i < exclude.size(); ++i)
+        excluded += (i ? "," : "") + std::to_string(exclude[i]);
+    excluded += "}";
+    const std::string sql =
+        fmt::format("SELECT delivery, event_id::text, kind, project, payload::text, "
+                    "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+                    "floor(extract(epoch FROM occurred_at))::bigint, channel, recipient, attempt, "
+                    "quota_bytes, state "
+                    "FROM {}($1::integer, $2::text[], $3::integer, $4::bigint[])",
+                    fn("schemahost_claim_deliveries"));
     PgResultPtr res = conn_.exec(sql, {std::to_string(max_deliveries), text_array(channels),
-                                       std::to_string(max_attempts)});
+                                       std::to_string(max_attempts), excluded});
     std::vector<Delivery> out;
     const int rows = PQntuples(res.get());
     out.reserve(static_cast<std::size_t>(rows));
@@ -148,8 +158,8 @@ std::string read_secret_file(const std::string &path)
     return s;
 }
 
-std::optional<std::pair<std::string, std::string>> check_alert_options(const AlertOptions &o,
-                                                                   const SecretReader &read_file)
+std::optional<std::pair<std::string, std::string>>
+check_alert_options(const AlertOptions &o, const SecretReader &read_file)
 {
     if (!o.smtp_url.empty()) {
         const std::string u = lower(o.smtp_url);
@@ -182,8 +192,9 @@ std::optional<std::pair<std::string, std::string>> check_alert_options(const Ale
     if (o.retry_max < o.retry_base)
         return std::make_pair(std::string("--alert-retry-max"),
                               std::string("must be at least --alert-retry-base"));
-    for (const auto &[option, path] : {std::make_pair("--smtp-password-file", o.smtp_password_file),
-                                       std::make_pair("--webhook-secret-file", o.webhook_secret_file)}) {
+    for (const auto &[option, path] :
+         {std::make_pair("--smtp-password-file", o.smtp_password_file),
+          std::make_pair("--webhook-secret-file", o.webhook_secret_file)}) {
         if (path.empty())
             continue;
         try {
@@ -192,8 +203,9 @@ std::optional<std::pair<std::string, std::string>> check_alert_options(const Ale
                 while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
                     v.pop_back();
                 if (v.empty())
-                    return std::make_pair(std::string(option),
-                                          fmt::format("cannot read \"{}\": the file is empty", path));
+                    return std::make_pair(
+                        std::string(option),
+                        fmt::format("cannot read \"{}\": the file is empty", path));
             } else {
                 (void)read_secret_file(path);
             }
@@ -208,25 +220,73 @@ std::optional<std::pair<std::string, std::string>> check_alert_options(const Ale
 // ---------------------------------------------------------------------------
 // AlertDispatcher
 
+namespace
+{
+
+struct Secrets {
+    std::string smtp_password;
+    std::string webhook_secret;
+};
+
+Secrets load_secrets(const AlertOptions &o)
+{
+    Secrets out;
+    for (const auto &[option, path, target] :
+         {std::make_tuple("--smtp-password-file", &o.smtp_password_file, &out.smtp_password),
+          std::make_tuple("--webhook-secret-file", &o.webhook_secret_file, &out.webhook_secret)}) {
+        if (path->empty())
+            continue;
+        try {
+            *target = read_secret_file(*path);
+        } catch (const std::exception &e) {
+            throw std::runtime_error(
+                fmt::format("{}: cannot read \"{}\": {}", option, *path, e.what()));
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+// One request in flight. The thread writes `result` under the dispatcher's
+// mutex and never touches anything else of the dispatcher.
+struct AlertDispatcher::Job {
+    Delivery delivery;
+    Request request;
+    std::optional<SendResult> result;
+    std::thread thread;
+};
+
 AlertDispatcher::AlertDispatcher(AlertOptions options) : options_(std::move(options))
 {
-    if (!options_.smtp_password_file.empty()) {
-        try {
-            smtp_password_ = read_secret_file(options_.smtp_password_file);
-        } catch (const std::exception &e) {
-            throw std::runtime_error(fmt::format("--smtp-password-file: cannot read \"{}\": {}",
-                                                 options_.smtp_password_file, e.what()));
-        }
-    }
-    if (!options_.webhook_secret_file.empty()) {
-        try {
-            webhook_secret_ = read_secret_file(options_.webhook_secret_file);
-        } catch (const std::exception &e) {
-            throw std::runtime_error(fmt::format("--webhook-secret-file: cannot read \"{}\": {}",
-                                                 options_.webhook_secret_file, e.what()));
-        }
-    }
-    sender_ = send_all;
+    Secrets secrets = load_secrets(options_);
+    smtp_password_ = std::move(secrets.smtp_password);
+    webhook_secret_ = std::move(secrets.webhook_secret);
+    transport_ = [this](const Request &r) { return perform_request(r, &stopping_); };
+}
+
+AlertDispatcher::~AlertDispatcher()
+{
+    stopping_ = true;
+    for (auto &[id, job] : jobs_)
+        if (job->thread.joinable())
+            job->thread.join();
+}
+
+void AlertDispatcher::reconfigure(const AlertOptions &options)
+{
+    if (options == options_)
+        return;
+    Secrets secrets = load_secrets(options);
+    options_ = options;
+    smtp_password_ = std::move(secrets.smtp_password);
+    webhook_secret_ = std::move(secrets.webhook_secret);
+}
+
+std::size_t AlertDispatcher::in_flight() const
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    return jobs_.size();
 }
 
 std::vector<std::string> AlertDispatcher::channels() const
@@ -267,8 +327,9 @@ Request AlertDispatcher::build_request(const Delivery &d, std::int64_t now) cons
             fmt::format("X-Schemahost-Event-Type: {}", d.kind),
         };
         if (!webhook_secret_.empty())
-            req.http.headers.push_back(fmt::format(
-                "X-Schemahost-Signature: {}", webhook_signature(webhook_secret_, now, req.http.body)));
+            req.http.headers.push_back(
+                fmt::format("X-Schemahost-Signature: {}",
+                            webhook_signature(webhook_secret_, now, req.http.body)));
         for (auto &h : req.http.headers)
             for (auto &c : h)
                 if (static_cast<unsigned char>(c) < 0x20)
@@ -279,73 +340,147 @@ Request AlertDispatcher::build_request(const Delivery &d, std::int64_t now) cons
     return req;
 }
 
-PassStats AlertDispatcher::run_once(PgConnection &conn, const std::string &api_schema)
+PassStats AlertDispatcher::run_once(PgConnection &conn, const std::string &api_schema, bool wait)
 {
-    if (!options_.enabled())
-        return {};
     PgDeliveryStore store(conn, api_schema);
-    return run_once(store);
+    return run_once(store, wait);
 }
 
-PassStats AlertDispatcher::run_once(DeliveryStore &store)
+void AlertDispatcher::record_failure(DeliveryStore &store, const Delivery &d,
+                                     const std::string &error, int max_attempts, PassStats &stats)
+{
+    const std::string status =
+        store.failed(d.id, error, max_attempts, options_.retry_base, options_.retry_max);
+    LogFields fields = delivery_fields(d);
+    fields["error"] = error;
+    fields["status"] = status;
+    if (status == "failed") {
+        ++stats.failed;
+        log_error("alert delivery failed for good", fields);
+    } else {
+        ++stats.retrying;
+        log_warn("alert delivery failed, will retry", fields);
+    }
+}
+
+void AlertDispatcher::harvest(DeliveryStore &store, PassStats &stats, bool wait)
+{
+    for (;;) {
+        std::vector<std::unique_ptr<Job>> done;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            auto any_finished = [&] {
+                for (const auto &[id, job] : jobs_)
+                    if (job->result)
+                        return true;
+                return false;
+            };
+            if (wait && !jobs_.empty())
+                finished_.wait(lock, any_finished);
+            for (auto it = jobs_.begin(); it != jobs_.end();) {
+                if (it->second->result) {
+                    done.push_back(std::move(it->second));
+                    it = jobs_.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        }
+        if (done.empty())
+            return;
+        // A job leaves jobs_ only once recorded or here: if recording throws
+        // (connection lost), the remaining ones are sent again later.
+        for (auto &job : done)
+            if (job->thread.joinable())
+                job->thread.join(); // finished: returns at once
+        for (auto &job : done) {
+            const Delivery &d = job->delivery;
+            if (job->result->ok) {
+                store.done(d.id);
+                ++stats.delivered;
+                log_info("alert delivered", delivery_fields(d));
+            } else {
+                record_failure(store, d, job->result->error, options_.max_attempts, stats);
+            }
+        }
+        if (!wait)
+            return;
+    }
+}
+
+PassStats AlertDispatcher::run_once(DeliveryStore &store, bool wait)
 {
     PassStats stats;
+    // First what finished since the last pass, then new work.
+    harvest(store, stats, false);
+
     const std::vector<std::string> chans = channels();
-    if (chans.empty())
-        return stats;
-    const std::vector<Delivery> claimed = store.claim(options_.batch, chans, options_.max_attempts);
-    stats.claimed = static_cast<int>(claimed.size());
-    if (claimed.empty())
-        return stats;
-
-    auto record_failure = [&](const Delivery &d, const std::string &error, int max_attempts) {
-        const std::string status =
-            store.failed(d.id, error, max_attempts, options_.retry_base, options_.retry_max);
-        LogFields fields = delivery_fields(d);
-        fields["error"] = error;
-        fields["status"] = status;
-        if (status == "failed") {
-            ++stats.failed;
-            log_error("alert delivery failed for good", fields);
-        } else {
-            ++stats.retrying;
-            log_warn("alert delivery failed, will retry", fields);
-        }
-    };
-
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    std::vector<Request> requests;
-    std::vector<const Delivery *> sent;
-    for (const Delivery &d : claimed) {
-        try {
-            requests.push_back(build_request(d, now));
-            sent.push_back(&d);
-        } catch (const std::invalid_argument &e) {
-            // Sending again would not help: give up at once.
-            record_failure(d, e.what(), d.attempt);
+    std::vector<std::int64_t> busy;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const auto &[id, job] : jobs_)
+            busy.push_back(id);
+    }
+    const int room = options_.batch - static_cast<int>(busy.size());
+    if (!chans.empty() && room > 0) {
+        const auto now = static_cast<std::int64_t>(std::time(nullptr));
+        for (Delivery &d : store.claim(room, chans, options_.max_attempts, busy)) {
+            ++stats.claimed;
+            auto job = std::make_unique<Job>();
+            try {
+                job->request = build_request(d, now);
+            } catch (const std::invalid_argument &e) {
+                // Sending again would not help: give up at once.
+                record_failure(store, d, e.what(), d.attempt, stats);
+                continue;
+            }
+            job->delivery = std::move(d);
+            Job *raw = job.get();
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto &slot = jobs_[raw->delivery.id];
+            slot = std::move(job);
+            try {
+                raw->thread = std::thread([this, raw] {
+                    SendResult r = transport_(raw->request);
+                    std::lock_guard<std::mutex> guard(mutex_);
+                    raw->result = std::move(r);
+                    finished_.notify_all();
+                });
+            } catch (const std::system_error &e) {
+                raw->result =
+                    SendResult{false, fmt::format("cannot start a sender thread: {}", e.what())};
+            }
         }
     }
-    sender_(requests, requests.size(), [&](std::size_t i, const SendResult &result) {
-        const Delivery &d = *sent.at(i);
-        if (result.ok) {
-            store.done(d.id);
-            ++stats.delivered;
-            log_info("alert delivered", delivery_fields(d));
-        } else {
-            record_failure(d, result.error, options_.max_attempts);
-        }
-    });
+
+    harvest(store, stats, wait);
+    stats.in_flight = static_cast<int>(in_flight());
     return stats;
 }
 
 PassStats deliver_alerts(PgConnection &conn, const AlertOptions &options,
-                         const std::string &api_schema)
+                         const std::string &api_schema, bool wait)
 {
-    if (!options.enabled())
+    // One dispatcher per database for the life of the process. Only the
+    // daemon's main thread calls this; the mutex is for safety.
+    static std::mutex registry_mutex;
+    static std::map<std::string, std::unique_ptr<AlertDispatcher>> registry;
+    const char *host = PQhost(conn.get());
+    const char *port = PQport(conn.get());
+    const char *db = PQdb(conn.get());
+    const std::string key =
+        fmt::format("{}:{}/{}", host ? host : "", port ? port : "", db ? db : "");
+
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    auto it = registry.find(key);
+    if (!options.enabled() && it == registry.end())
         return {};
     try {
-        AlertDispatcher dispatcher(options);
-        return dispatcher.run_once(conn, api_schema);
+        if (it == registry.end())
+            it = registry.emplace(key, std::make_unique<AlertDispatcher>(options)).first;
+        else
+            it->second->reconfigure(options);
+        return it->second->run_once(conn, api_schema, wait);
     } catch (const PgError &) {
         throw;
     } catch (const std::exception &e) {

@@ -1,34 +1,40 @@
 // Delivers due alerts: claims them through the extension's daemon API, sends
-// them all at once (each with its own timeout) and records each outcome as
-// soon as it is known. The daemon calls run_once() once per pass and
-// database:
+// each on a thread of its own (with its own timeouts) and records each
+// outcome. The daemon calls deliver_alerts() once per pass and database.
 //
-//     alerts::AlertDispatcher dispatcher(config.alerts);   // reads the secret files
-//     dispatcher.run_once(conn);                           // PgError propagates
-//
-// A pass sends at most options.batch deliveries and takes at most about the
-// longest of --smtp-timeout / --webhook-timeout. Delivery is at least once:
-// a daemon that dies after sending and before recording sends again, with the
-// same event id and Message-ID.
+// In the daemon loop a pass does not wait for the peers: it records what has
+// finished since the previous pass, claims more (up to --alert-batch in
+// flight) and returns, so that a hanging SMTP server or webhook never delays
+// quota enforcement. With wait = true (--once) the pass waits for every
+// request it started. Delivery is at least once: a daemon that dies after
+// sending and before recording sends again, with the same event id and
+// Message-ID.
 #pragma once
 
 #include "alerts/alert_message.hpp"
 #include "alerts/alert_options.hpp"
 #include "alerts/alert_sender.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace schemahostd {
+namespace schemahostd
+{
 class PgConnection;
 }
 
-namespace schemahostd::alerts {
+namespace schemahostd::alerts
+{
 
 // The extension's daemon API, as an interface so that the dispatcher can be
 // tested without a database.
@@ -36,8 +42,10 @@ class DeliveryStore
 {
   public:
     virtual ~DeliveryStore() = default;
-    virtual std::vector<Delivery> claim(int max_deliveries, const std::vector<std::string> &channels,
-                                        int max_attempts) = 0;
+    // exclude: deliveries this daemon is still sending.
+    virtual std::vector<Delivery> claim(int max_deliveries,
+                                        const std::vector<std::string> &channels, int max_attempts,
+                                        const std::vector<std::int64_t> &exclude) = 0;
     virtual void done(std::int64_t delivery) = 0;
     // Returns the new status: "pending" (retried later) or "failed".
     virtual std::string failed(std::int64_t delivery, const std::string &error, int max_attempts,
@@ -52,7 +60,8 @@ class PgDeliveryStore : public DeliveryStore
   public:
     explicit PgDeliveryStore(PgConnection &conn, std::string api_schema = {});
     std::vector<Delivery> claim(int max_deliveries, const std::vector<std::string> &channels,
-                                int max_attempts) override;
+                                int max_attempts,
+                                const std::vector<std::int64_t> &exclude) override;
     void done(std::int64_t delivery) override;
     std::string failed(std::int64_t delivery, const std::string &error, int max_attempts,
                        std::chrono::milliseconds retry_base,
@@ -65,10 +74,11 @@ class PgDeliveryStore : public DeliveryStore
 };
 
 struct PassStats {
-    int claimed = 0;
-    int delivered = 0;
-    int retrying = 0; // failed this time, will be retried
-    int failed = 0;   // failed for good
+    int claimed = 0;   // claimed and started in this pass
+    int delivered = 0; // outcomes recorded in this pass, of this or earlier passes' requests
+    int retrying = 0;  // failed this time, will be retried
+    int failed = 0;    // failed for good
+    int in_flight = 0; // still being sent when the pass ended
 };
 
 // Checks the alert options; returns {option, message} for the first problem
@@ -89,6 +99,16 @@ class AlertDispatcher
     // Reads the secret files. Throws std::runtime_error naming the option when
     // one cannot be read.
     explicit AlertDispatcher(AlertOptions options);
+    // Aborts the requests still in flight and waits for their threads (about
+    // a second); their outcomes are not recorded, so they are sent again
+    // later, with the same ids.
+    ~AlertDispatcher();
+    AlertDispatcher(const AlertDispatcher &) = delete;
+    AlertDispatcher &operator=(const AlertDispatcher &) = delete;
+
+    // After a reload: new options apply to deliveries claimed from now on.
+    // Throws like the constructor; the old options then stay in force.
+    void reconfigure(const AlertOptions &options);
 
     // The channels this daemon can send: "email" with --smtp-url, "webhook"
     // with --webhook-url. Deliveries of other channels wait in the database.
@@ -96,30 +116,44 @@ class AlertDispatcher
 
     // api_schema: where the extension's functions are (ExtensionInfo::schema);
     // empty: found through the connection's search_path.
-    PassStats run_once(PgConnection &conn, const std::string &api_schema = {});
-    PassStats run_once(DeliveryStore &store);
+    PassStats run_once(PgConnection &conn, const std::string &api_schema = {}, bool wait = true);
+    PassStats run_once(DeliveryStore &store, bool wait = true);
+
+    std::size_t in_flight() const;
 
     // The request that would be sent for a delivery; throws
     // std::invalid_argument when it cannot be sent at all (bad recipient).
     // `now` is the signature's timestamp.
     Request build_request(const Delivery &d, std::int64_t now) const;
 
-    // For tests: replaces libcurl.
-    using Sender = std::function<void(const std::vector<Request> &, std::size_t,
-                                      const std::function<void(std::size_t, const SendResult &)> &)>;
-    void set_sender(Sender sender) { sender_ = std::move(sender); }
+    // For tests: replaces libcurl. Called on the sending thread.
+    using Transport = std::function<SendResult(const Request &)>;
+    void set_transport(Transport transport) { transport_ = std::move(transport); }
 
   private:
+    struct Job;
+    void record_failure(DeliveryStore &store, const Delivery &d, const std::string &error,
+                        int max_attempts, PassStats &stats);
+    // Records every finished request; with wait, until none is in flight.
+    void harvest(DeliveryStore &store, PassStats &stats, bool wait);
+
     AlertOptions options_;
     std::string smtp_password_;
     std::string webhook_secret_;
-    Sender sender_;
+    Transport transport_;
+    std::atomic<bool> stopping_{false};
+    mutable std::mutex mutex_;
+    std::condition_variable finished_;
+    std::map<std::int64_t, std::unique_ptr<Job>> jobs_; // by delivery id
 };
 
 // The pass step: delivers due alerts of one database if any channel is
 // configured. Logs and swallows everything except PgError, which the caller
-// handles like any other database error (reconnect, retry later).
+// handles like any other database error (reconnect, retry later). The
+// dispatcher of each database (by host, port and name) lives as long as the
+// process, so that requests can outlast a pass; wait = true (--once) waits
+// for every request started.
 PassStats deliver_alerts(PgConnection &conn, const AlertOptions &options,
-                         const std::string &api_schema = {});
+                         const std::string &api_schema = {}, bool wait = false);
 
 } // namespace schemahostd::alerts

@@ -9,9 +9,11 @@
 #include <stdexcept>
 #include <vector>
 
-namespace schemahostd::alerts {
+namespace schemahostd::alerts
+{
 
-namespace {
+namespace
+{
 
 // Header values and text lines built from data must not break the message
 // structure: controls (CR and LF above all) become spaces.
@@ -138,14 +140,24 @@ std::string purge_date(const Delivery &d)
     return p ? *p : std::string("the end of the grace period");
 }
 
+// A warning that follows the over state means the project just got free.
+bool back_from_over(const Delivery &d)
+{
+    return json_text(d.payload, "previous_state").value_or("") == "over";
+}
+
 std::string subject_of(const Delivery &d, const Usage &u)
 {
     const std::string p = no_controls(d.project);
     const std::string pct = u.percent ? format_percent(*u.percent) : std::string("most");
+    if (d.kind == "quota_warning" && back_from_over(d))
+        return fmt::format("[schemahost] Project {} is back under its storage quota ({} used)", p,
+                           pct);
     if (d.kind == "quota_warning")
         return fmt::format("[schemahost] Project {} has used {} of its storage quota", p, pct);
     if (d.kind == "quota_over")
-        return fmt::format("[schemahost] Project {} is over its storage quota: writes are blocked", p);
+        return fmt::format("[schemahost] Project {} is over its storage quota: writes are blocked",
+                           p);
     if (d.kind == "quota_ok")
         return fmt::format("[schemahost] Project {} is back under its storage quota", p);
     if (d.kind == "runtime_limit")
@@ -199,6 +211,15 @@ std::string get_back_under(const Delivery &d)
 std::string what_happened(const Delivery &d, const Usage &u)
 {
     const std::string p = no_controls(d.project);
+    if (d.kind == "quota_warning" && back_from_over(d))
+        return fmt::format(
+            "Project \"{}\" is back under its storage quota, at {} of it.\n\n"
+            "What is blocked:\n"
+            "  Nothing any more: writes are accepted again. The usage is still above\n"
+            "  the warning threshold; if it reaches 100% again, the following will be\n"
+            "  blocked again:\n{}\n{}",
+            p, u.percent ? format_percent(*u.percent) : std::string("most"), kWritesBlocked,
+            get_back_under(d));
     if (d.kind == "quota_warning")
         return fmt::format(
             "Project \"{}\" has used {} of its storage quota.\n\n"
@@ -219,10 +240,19 @@ std::string what_happened(const Delivery &d, const Usage &u)
     if (d.kind == "runtime_limit") {
         std::string text = fmt::format(
             "A session of project \"{}\" ran past a runtime limit and was stopped.\n\n", p);
-        for (const char *key : {"limit", "action", "duration", "limit_seconds", "pid"}) {
-            if (auto v = json_text(d.payload, key))
-                text += fmt::format("  {}: {}\n", key, *v);
-        }
+        const std::string reason = json_text(d.payload, "reason").value_or("");
+        if (reason == "statement_timeout")
+            text += "  What:      a statement ran longer than the project's statement limit;\n"
+                    "             it was cancelled.\n";
+        else if (reason == "idle_in_transaction_timeout")
+            text += "  What:      a transaction stayed idle longer than the project's limit;\n"
+                    "             its session was terminated.\n";
+        if (auto v = json_text(d.payload, "limit"))
+            text += fmt::format("  Limit:     {}\n", *v);
+        if (auto ms = json_int(d.payload, "duration_ms"))
+            text += fmt::format("  Duration:  {:.1f} s\n", static_cast<double>(*ms) / 1000.0);
+        if (auto v = json_text(d.payload, "pid"))
+            text += fmt::format("  Session:   process {}\n", *v);
         text += "\nWhat is blocked:\n"
                 "  Nothing else: only that statement or transaction was stopped.\n"
                 "  Statements that run longer than the limit, and transactions left idle\n"
@@ -328,14 +358,15 @@ std::string rfc5322_date(std::int64_t unix_ts)
     std::tm tm{};
     gmtime_r(&t, &tm);
     return fmt::format("{}, {:02d} {} {} {:02d}:{:02d}:{:02d} +0000", days[tm.tm_wday % 7],
-                       tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
-                       tm.tm_min, tm.tm_sec);
+                       tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                       tm.tm_sec);
 }
 
 Email format_email(const Delivery &d, const EmailSettings &settings)
 {
     if (!is_plain_address(d.recipient))
-        throw std::invalid_argument("the owner email is not a plain address like owner@example.com");
+        throw std::invalid_argument(
+            "the owner email is not a plain address like owner@example.com");
     if (!is_plain_address(settings.from))
         throw std::invalid_argument("--smtp-from is not a plain address like alerts@example.com");
 

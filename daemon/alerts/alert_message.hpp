@@ -12,19 +12,20 @@
 #include <string>
 #include <string_view>
 
-namespace schemahostd::alerts {
+namespace schemahostd::alerts
+{
 
 // One claimed delivery, as returned by schemahost_claim_deliveries().
 struct Delivery {
-    std::int64_t id = 0;     // delivery row
-    std::string event_id;    // uuid: the id receivers deduplicate on
-    std::string kind;        // quota_warning, quota_over, quota_ok, runtime_limit, suspended, ...
+    std::int64_t id = 0;  // delivery row
+    std::string event_id; // uuid: the id receivers deduplicate on
+    std::string kind;     // quota_warning, quota_over, quota_ok, runtime_limit, suspended, ...
     std::string project;
     nlohmann::json payload = nlohmann::json::object();
-    std::string occurred_at; // ISO 8601 UTC, e.g. 2026-11-24T05:45:50.123456Z
+    std::string occurred_at;         // ISO 8601 UTC, e.g. 2026-11-24T05:45:50.123456Z
     std::int64_t occurred_epoch = 0; // the same, in Unix seconds
-    std::string channel;     // email or webhook
-    std::string recipient;   // email only
+    std::string channel;             // email or webhook
+    std::string recipient;           // email only
     int attempt = 1;
     std::optional<std::int64_t> project_quota_bytes; // current quota, when the project exists
     std::string project_state;

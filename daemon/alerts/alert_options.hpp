@@ -6,7 +6,8 @@
 #include <chrono>
 #include <string>
 
-namespace schemahostd::alerts {
+namespace schemahostd::alerts
+{
 
 struct AlertOptions {
     // Email: smtp://host[:port] (STARTTLS when the server offers it) or
@@ -21,9 +22,9 @@ struct AlertOptions {
     std::string webhook_url;
     std::string webhook_secret_file; // with it, requests carry X-Schemahost-Signature
 
-    int max_attempts = 10; // attempts per delivery before it is marked failed
+    int max_attempts = 10;                       // attempts per delivery before it is marked failed
     std::chrono::milliseconds retry_base{30000}; // delay after the first failed attempt
-    std::chrono::milliseconds retry_max{3600000}; // the delay doubles up to this
+    std::chrono::milliseconds retry_max{3600000};     // the delay doubles up to this
     std::chrono::milliseconds smtp_timeout{30000};    // whole SMTP transaction
     std::chrono::milliseconds webhook_timeout{10000}; // whole HTTP request
     std::chrono::milliseconds connect_timeout{5000};  // TCP + TLS connect, both channels

@@ -4,26 +4,28 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
+#include <thread>
 
-namespace schemahostd::alerts {
+namespace schemahostd::alerts
+{
 
-namespace {
+namespace
+{
 
 struct EasyDeleter {
     void operator()(CURL *h) const noexcept { curl_easy_cleanup(h); }
-};
-struct MultiDeleter {
-    void operator()(CURLM *h) const noexcept { curl_multi_cleanup(h); }
 };
 struct SlistDeleter {
     void operator()(curl_slist *l) const noexcept { curl_slist_free_all(l); }
 };
 using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
-using MultiPtr = std::unique_ptr<CURLM, MultiDeleter>;
 using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 
 std::string one_line(std::string_view s)
@@ -59,21 +61,22 @@ SlistPtr make_list(const std::vector<std::string> &items)
 void check(CURLcode rc, const char *what)
 {
     if (rc != CURLE_OK)
-        throw std::runtime_error(fmt::format("curl: cannot set {}: {}", what, curl_easy_strerror(rc)));
+        throw std::runtime_error(
+            fmt::format("curl: cannot set {}: {}", what, curl_easy_strerror(rc)));
 }
 
 // One request in flight. Owns everything curl points into.
 class Transfer
 {
   public:
-    Transfer(const Request &request, std::size_t index) : request_(request), index_(index)
+    Transfer(const Request &request, std::size_t index, const std::atomic<bool> *abort = nullptr)
+        : request_(request), index_(index), abort_(abort)
     {
         easy_.reset(curl_easy_init());
         if (!easy_)
             throw std::runtime_error("curl_easy_init failed");
         errbuf_[0] = '\0';
         CURL *h = easy_.get();
-        check(curl_easy_setopt(h, CURLOPT_PRIVATE, this), "PRIVATE");
         check(curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf_), "ERRORBUFFER");
         check(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L), "NOSIGNAL");
         check(curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count())),
@@ -82,6 +85,16 @@ class Transfer
                                static_cast<long>(request.connect_timeout.count())),
               "CONNECTTIMEOUT_MS");
         check(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Transfer::discard), "WRITEFUNCTION");
+        if (abort_) {
+            check(curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &Transfer::progress),
+                  "XFERINFOFUNCTION");
+            check(curl_easy_setopt(h, CURLOPT_XFERINFODATA, this), "XFERINFODATA");
+            check(curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L), "NOPROGRESS");
+        }
+        // One connection per request: a transfer must never wait for another
+        // one's connection, which may belong to a hanging peer.
+        check(curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L), "FRESH_CONNECT");
+        check(curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L), "FORBID_REUSE");
         if (request.kind == Request::Kind::mail)
             setup_mail(h, request.mail);
         else
@@ -114,6 +127,11 @@ class Transfer
   private:
     static size_t discard(char *, size_t size, size_t nmemb, void *) { return size * nmemb; }
 
+    static int progress(void *self, curl_off_t, curl_off_t, curl_off_t, curl_off_t)
+    {
+        return static_cast<Transfer *>(self)->abort_->load() ? 1 : 0;
+    }
+
     static size_t read_body(char *buffer, size_t size, size_t nitems, void *userdata)
     {
         auto *self = static_cast<Transfer *>(userdata);
@@ -129,6 +147,12 @@ class Transfer
     {
         check(curl_easy_setopt(h, CURLOPT_URL, m.url.c_str()), "URL");
         check(curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps"), "PROTOCOLS_STR");
+        // libcurl waits for the reply to the end of DATA outside the transfer
+        // timeout, bounded only by this one (whole seconds in libcurl 7.88).
+        const long response_s =
+            std::max(1L, static_cast<long>((request_.timeout.count() + 999) / 1000));
+        check(curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, response_s),
+              "SERVER_RESPONSE_TIMEOUT");
         // STARTTLS when the server offers it; smtps:// is TLS from the start.
         check(curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY)), "USE_SSL");
         if (!m.user.empty()) {
@@ -143,7 +167,8 @@ class Transfer
         list_ = make_list(rcpts);
         check(curl_easy_setopt(h, CURLOPT_MAIL_RCPT, list_.get()), "MAIL_RCPT");
         check(curl_easy_setopt(h, CURLOPT_UPLOAD, 1L), "UPLOAD");
-        check(curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(m.message.size())),
+        check(curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+                               static_cast<curl_off_t>(m.message.size())),
               "INFILESIZE");
         check(curl_easy_setopt(h, CURLOPT_READFUNCTION, &Transfer::read_body), "READFUNCTION");
         check(curl_easy_setopt(h, CURLOPT_READDATA, this), "READDATA");
@@ -156,7 +181,8 @@ class Transfer
         check(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L), "FOLLOWLOCATION");
         check(curl_easy_setopt(h, CURLOPT_POST, 1L), "POST");
         check(curl_easy_setopt(h, CURLOPT_POSTFIELDS, r.body.c_str()), "POSTFIELDS");
-        check(curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size())),
+        check(curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                               static_cast<curl_off_t>(r.body.size())),
               "POSTFIELDSIZE");
         std::vector<std::string> headers = r.headers;
         headers.emplace_back("Expect:"); // no 100-continue round trip
@@ -168,22 +194,9 @@ class Transfer
     std::size_t index_;
     EasyPtr easy_;
     SlistPtr list_;
+    const std::atomic<bool> *abort_;
     std::size_t sent_ = 0;
     char errbuf_[CURL_ERROR_SIZE];
-};
-
-// Removes a transfer from the multi handle before it is destroyed.
-struct Attached {
-    CURLM *multi;
-    std::unique_ptr<Transfer> transfer;
-    Attached(CURLM *m, std::unique_ptr<Transfer> t) : multi(m), transfer(std::move(t)) {}
-    Attached(const Attached &) = delete;
-    Attached &operator=(const Attached &) = delete;
-    ~Attached()
-    {
-        if (transfer)
-            curl_multi_remove_handle(multi, transfer->handle());
-    }
 };
 
 } // namespace
@@ -197,6 +210,18 @@ void curl_global_setup()
     });
 }
 
+SendResult perform_request(const Request &request, const std::atomic<bool> *abort)
+{
+    try {
+        Transfer t(request, 0, abort);
+        return t.result(curl_easy_perform(t.handle()));
+    } catch (const std::exception &e) {
+        return SendResult{false, e.what()};
+    } catch (...) {
+        return SendResult{false, "unknown error"};
+    }
+}
+
 void send_all(const std::vector<Request> &requests, std::size_t parallel,
               const std::function<void(std::size_t, const SendResult &)> &on_done)
 {
@@ -204,53 +229,57 @@ void send_all(const std::vector<Request> &requests, std::size_t parallel,
         return;
     curl_global_setup();
     parallel = std::max<std::size_t>(parallel, 1);
-    MultiPtr multi(curl_multi_init());
-    if (!multi)
-        throw std::runtime_error("curl_multi_init failed");
-    // Declared after multi: destroyed (and detached) before it.
-    std::vector<std::unique_ptr<Attached>> active;
-    std::size_t next = 0;
 
-    while (next < requests.size() || !active.empty()) {
-        while (active.size() < parallel && next < requests.size()) {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<std::pair<std::size_t, SendResult>> results;
+    auto post = [&](std::size_t i, SendResult r) {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            results.emplace_back(i, std::move(r));
+        }
+        ready.notify_one();
+    };
+    auto work = [&](std::size_t i) { post(i, perform_request(requests[i])); };
+    std::vector<std::thread> threads;
+    threads.reserve(requests.size());
+    // Declared after everything the threads use, so that they are joined
+    // before any of it is destroyed, also when on_done throws. Each thread
+    // ends within its request's timeouts.
+    struct Joiner {
+        std::vector<std::thread> &threads;
+        ~Joiner()
+        {
+            for (auto &t : threads)
+                if (t.joinable())
+                    t.join();
+        }
+    } joiner{threads};
+
+    std::size_t next = 0;
+    std::size_t running = 0;
+    std::size_t finished = 0;
+    while (finished < requests.size()) {
+        while (running < parallel && next < requests.size()) {
             const std::size_t i = next++;
-            std::unique_ptr<Transfer> t;
             try {
-                t = std::make_unique<Transfer>(requests[i], i);
-            } catch (const std::runtime_error &e) {
-                on_done(i, SendResult{false, e.what()});
-                continue;
+                threads.emplace_back(work, i);
+            } catch (const std::system_error &e) {
+                post(i,
+                     SendResult{false, fmt::format("cannot start a sender thread: {}", e.what())});
             }
-            const CURLMcode mc = curl_multi_add_handle(multi.get(), t->handle());
-            if (mc != CURLM_OK) {
-                on_done(i, SendResult{false, curl_multi_strerror(mc)});
-                continue;
-            }
-            active.push_back(std::make_unique<Attached>(multi.get(), std::move(t)));
+            ++running;
         }
-        int running = 0;
-        const CURLMcode mc = curl_multi_perform(multi.get(), &running);
-        if (mc != CURLM_OK)
-            throw std::runtime_error(fmt::format("curl_multi_perform: {}", curl_multi_strerror(mc)));
-        int queued = 0;
-        while (CURLMsg *msg = curl_multi_info_read(multi.get(), &queued)) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            const auto it = std::find_if(active.begin(), active.end(), [&](const auto &a) {
-                return a->transfer->handle() == msg->easy_handle;
-            });
-            if (it == active.end())
-                continue;
-            const SendResult result = (*it)->transfer->result(msg->data.result);
-            const std::size_t index = (*it)->transfer->index();
-            active.erase(it); // msg is invalid from here on
-            on_done(index, result);
+        std::pair<std::size_t, SendResult> item;
+        {
+            std::unique_lock<std::mutex> lock(mutex);
+            ready.wait(lock, [&] { return !results.empty(); });
+            item = std::move(results.front());
+            results.pop_front();
         }
-        if (!active.empty()) {
-            const CURLMcode pc = curl_multi_poll(multi.get(), nullptr, 0, 200, nullptr);
-            if (pc != CURLM_OK)
-                throw std::runtime_error(fmt::format("curl_multi_poll: {}", curl_multi_strerror(pc)));
-        }
+        --running;
+        ++finished;
+        on_done(item.first, item.second);
     }
 }
 

@@ -1,16 +1,20 @@
 // Sending through libcurl: SMTP (smtp:// with STARTTLS when offered,
-// smtps://) and HTTP POST. Many requests run at once on one curl multi
-// handle, each with its own timeouts, so that a slow or hanging peer delays
-// only its own requests.
+// smtps://) and HTTP POST. Each request runs on a thread of its own with its
+// own timeouts, so that a slow or hanging peer delays only its own requests.
+// (Not curl's multi interface: libcurl's SMTP waits for the reply to the end
+// of DATA in a blocking loop, which would stall every other transfer of the
+// multi handle -- curl issue #8555.)
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
 
-namespace schemahostd::alerts {
+namespace schemahostd::alerts
+{
 
 struct MailRequest {
     std::string url; // smtp://host:port or smtps://host:port
@@ -40,12 +44,19 @@ struct SendResult {
     std::string error; // one line, without credentials
 };
 
+// Sends one request and waits for the outcome (at most about its timeouts;
+// SMTP: up to twice). Thread-safe once curl_global_setup() has run.
+// abort (optional): once it turns true, the request stops within about a
+// second and fails with "aborted".
+SendResult perform_request(const Request &request, const std::atomic<bool> *abort = nullptr);
+
 // Calls curl_global_init once; safe to call many times from one thread.
 void curl_global_setup();
 
 // Sends every request, at most `parallel` at a time, and calls on_done(index,
 // result) in the calling thread as each one finishes. HTTP: any 2xx is ok.
-// An exception thrown by on_done stops the remaining requests and propagates.
+// An exception thrown by on_done stops starting requests; those in flight
+// finish (within their timeouts) before it propagates.
 void send_all(const std::vector<Request> &requests, std::size_t parallel,
               const std::function<void(std::size_t, const SendResult &)> &on_done);
 

@@ -15,7 +15,12 @@ CREATE TABLE schemahost.project (
     max_connections     integer NOT NULL CHECK (max_connections > 0),
     created_at          timestamptz NOT NULL DEFAULT now(),
     dropped_at          timestamptz,
-    purge_after         timestamptz
+    purge_after         timestamptz,
+    -- Runtime limits (sql/0.1.0/40_daemon.sql): NULL = the GUC default
+    -- (schemahost.default_statement_timeout / _idle_in_transaction_timeout),
+    -- 0 = no limit. Enforced by schemahostd.
+    statement_timeout   interval CHECK (statement_timeout >= interval '0'),
+    idle_in_transaction_timeout interval CHECK (idle_in_transaction_timeout >= interval '0')
 );
 COMMENT ON TABLE schemahost.project IS 'one row per project; name = schema name = login role name';
 

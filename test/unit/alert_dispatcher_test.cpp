@@ -10,13 +10,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <fstream>
 #include <map>
 
-namespace schemahostd::alerts {
-namespace {
+namespace schemahostd::alerts
+{
+namespace
+{
 
 class FakeStore : public DeliveryStore
 {
@@ -33,13 +39,21 @@ class FakeStore : public DeliveryStore
     };
     std::map<std::int64_t, Failure> failures;
 
+    std::vector<std::int64_t> claimed_exclude;
+    int claims = 0;
+
     std::vector<Delivery> claim(int max_deliveries, const std::vector<std::string> &channels,
-                                int max_attempts) override
+                                int max_attempts, const std::vector<std::int64_t> &exclude) override
     {
+        ++claims;
         claimed_max = max_deliveries;
         claimed_channels = channels;
         claimed_max_attempts = max_attempts;
-        return to_claim;
+        claimed_exclude = exclude;
+        // Like the database: what was handed out is not handed out again.
+        std::vector<Delivery> out;
+        out.swap(to_claim);
+        return out;
     }
     void done(std::int64_t delivery) override { done_ids.push_back(delivery); }
     std::string failed(std::int64_t delivery, const std::string &error, int max_attempts,
@@ -105,7 +119,7 @@ TEST(AlertDispatcher, ClaimsOnlyConfiguredChannelsWithBatchAndMaxAttempts)
     AlertOptions o = both_channels();
     o.smtp_url.clear();
     AlertDispatcher dispatcher{o};
-    dispatcher.set_sender([](auto &, auto, auto &) {});
+    dispatcher.set_transport([](const Request &) { return SendResult{true, {}}; });
     FakeStore store;
     dispatcher.run_once(store);
     EXPECT_EQ(store.claimed_channels, std::vector<std::string>{"webhook"});
@@ -116,16 +130,10 @@ TEST(AlertDispatcher, ClaimsOnlyConfiguredChannelsWithBatchAndMaxAttempts)
 TEST(AlertDispatcher, MarksEachOutcomeIndependently)
 {
     AlertDispatcher dispatcher{both_channels()};
-    std::size_t parallel_seen = 0;
-    dispatcher.set_sender([&](const std::vector<Request> &reqs, std::size_t parallel,
-                              const std::function<void(std::size_t, const SendResult &)> &done) {
-        parallel_seen = parallel;
-        // Completion order differs from request order, as with real peers.
-        for (std::size_t i = reqs.size(); i-- > 0;) {
-            const bool fail = reqs[i].kind == Request::Kind::http &&
-                              reqs[i].http.body.find("\"project\":\"bad\"") != std::string::npos;
-            done(i, fail ? SendResult{false, "HTTP status 500"} : SendResult{true, {}});
-        }
+    dispatcher.set_transport([](const Request &r) {
+        const bool fail = r.kind == Request::Kind::http &&
+                          r.http.body.find("\"project\":\"bad\"") != std::string::npos;
+        return fail ? SendResult{false, "HTTP status 500"} : SendResult{true, {}};
     });
     FakeStore store;
     store.to_claim = {make(1, "email", "good"), make(2, "webhook", "good"),
@@ -134,7 +142,7 @@ TEST(AlertDispatcher, MarksEachOutcomeIndependently)
     EXPECT_EQ(s.claimed, 4);
     EXPECT_EQ(s.delivered, 3);
     EXPECT_EQ(s.retrying, 1);
-    EXPECT_EQ(parallel_seen, 4U) << "every claimed delivery is sent at once";
+    EXPECT_EQ(s.in_flight, 0) << "run_once waits by default";
     std::sort(store.done_ids.begin(), store.done_ids.end());
     EXPECT_EQ(store.done_ids, (std::vector<std::int64_t>{1, 2, 4}));
     ASSERT_EQ(store.failures.count(3), 1U);
@@ -147,12 +155,10 @@ TEST(AlertDispatcher, MarksEachOutcomeIndependently)
 TEST(AlertDispatcher, BadRecipientFailsAtOnceWithoutSending)
 {
     AlertDispatcher dispatcher{both_channels()};
-    std::size_t sent = 0;
-    dispatcher.set_sender([&](const std::vector<Request> &reqs, std::size_t,
-                              const std::function<void(std::size_t, const SendResult &)> &done) {
-        sent = reqs.size();
-        for (std::size_t i = 0; i < reqs.size(); ++i)
-            done(i, SendResult{true, {}});
+    std::atomic<int> sent{0};
+    dispatcher.set_transport([&](const Request &) {
+        ++sent;
+        return SendResult{true, {}};
     });
     FakeStore store;
     Delivery bad = make(5, "email", "p");
@@ -160,7 +166,7 @@ TEST(AlertDispatcher, BadRecipientFailsAtOnceWithoutSending)
     bad.attempt = 2;
     store.to_claim = {bad, make(6, "email", "q")};
     const PassStats s = dispatcher.run_once(store);
-    EXPECT_EQ(sent, 1U);
+    EXPECT_EQ(sent.load(), 1);
     EXPECT_EQ(s.failed, 0) << "the fake store says pending for max_attempts > 1";
     ASSERT_EQ(store.failures.count(5), 1U);
     EXPECT_EQ(store.failures[5].max_attempts, 2) << "max_attempts = this attempt: failed now";
@@ -176,7 +182,8 @@ TEST(AlertDispatcher, EmailRequestBccsTheOperatorAndCarriesNoSecret)
     AlertDispatcher dispatcher{o};
     const Request r = dispatcher.build_request(make(1, "email", "blog"), 1700000000);
     ASSERT_EQ(r.kind, Request::Kind::mail);
-    EXPECT_EQ(r.mail.recipients, (std::vector<std::string>{"blog@example.com", "ops@host.example"}));
+    EXPECT_EQ(r.mail.recipients,
+              (std::vector<std::string>{"blog@example.com", "ops@host.example"}));
     EXPECT_EQ(r.mail.password, "hunter2-password") << "trailing newline stripped";
     EXPECT_EQ(r.mail.user, "mailer");
     EXPECT_EQ(r.mail.mail_from, "alerts@host.example");
@@ -219,7 +226,8 @@ TEST(AlertDispatcher, UnreadableSecretFileNamesTheOption)
         AlertDispatcher d{o};
         FAIL() << "expected an error";
     } catch (const std::runtime_error &e) {
-        EXPECT_NE(std::string(e.what()).find("--webhook-secret-file"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("--webhook-secret-file"), std::string::npos)
+            << e.what();
     }
     const auto problem = check_alert_options(o);
     ASSERT_TRUE(problem);
@@ -247,6 +255,50 @@ TEST(AlertOptionsCheck, FindsEachProblem)
               "--alert-retry-max");
     EXPECT_EQ(problem_of([](AlertOptions &o) { o.smtp_password_file = "/etc/hostname"; }),
               "--smtp-password-file");
+}
+
+TEST(AlertDispatcher, WithoutWaitingAHangingPeerOutlastsThePassAndIsNotClaimedTwice)
+{
+    AlertDispatcher dispatcher{both_channels()};
+    std::mutex m;
+    std::condition_variable cv;
+    bool release = false;
+    dispatcher.set_transport([&](const Request &r) {
+        if (r.kind == Request::Kind::http &&
+            r.http.body.find("\"project\":\"slow\"") != std::string::npos) {
+            std::unique_lock<std::mutex> lock(m);
+            cv.wait(lock, [&] { return release; });
+        }
+        return SendResult{true, {}};
+    });
+    FakeStore store;
+    store.to_claim = {make(1, "webhook", "slow"), make(2, "webhook", "fast")};
+
+    const PassStats first = dispatcher.run_once(store, false);
+    EXPECT_EQ(first.claimed, 2);
+    // The pass returned although "slow" hangs; "fast" finishes on its own.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    PassStats later;
+    while (store.done_ids.empty() && std::chrono::steady_clock::now() < deadline) {
+        later = dispatcher.run_once(store, false);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(store.done_ids, std::vector<std::int64_t>{2});
+    EXPECT_EQ(dispatcher.in_flight(), 1U);
+    EXPECT_EQ(later.in_flight, 1);
+    EXPECT_EQ(store.claimed_exclude, std::vector<std::int64_t>{1})
+        << "a delivery still being sent is not claimed again";
+    EXPECT_EQ(store.claimed_max, 6) << "batch 7 minus the one in flight";
+
+    {
+        std::lock_guard<std::mutex> lock(m);
+        release = true;
+    }
+    cv.notify_all();
+    const PassStats last = dispatcher.run_once(store, true);
+    EXPECT_EQ(last.delivered, 1);
+    EXPECT_EQ(last.in_flight, 0);
+    EXPECT_EQ(store.done_ids, (std::vector<std::int64_t>{2, 1}));
 }
 
 // A loopback socket that accepts TCP connections (through the backlog) but

@@ -7,8 +7,10 @@
 #include <stdexcept>
 #include <string>
 
-namespace schemahostd::alerts {
-namespace {
+namespace schemahostd::alerts
+{
+namespace
+{
 
 Delivery quota_delivery(const std::string &kind)
 {
@@ -119,6 +121,33 @@ TEST(AlertEmail, EveryKindHasItsOwnSubjectAndText)
         EXPECT_NE(body_of(e).find("Quota:    977 kB"), std::string::npos)
             << c.kind << ": the current quota is shown when the event has none";
     }
+}
+
+TEST(AlertEmail, WarningAfterOverSaysWritesWorkAgain)
+{
+    Delivery d = quota_delivery("quota_warning");
+    d.payload["previous_state"] = "over";
+    const Email e = format_email(d, kSettings);
+    EXPECT_NE(e.subject.find("back under its storage quota (85% used)"), std::string::npos)
+        << e.subject;
+    EXPECT_NE(body_of(e).find("Nothing any more: writes are accepted again"), std::string::npos);
+    d.payload["previous_state"] = "ok";
+    EXPECT_NE(format_email(d, kSettings).subject.find("has used 85%"), std::string::npos);
+}
+
+TEST(AlertEmail, RuntimeLimitExplainsWhatWasStopped)
+{
+    Delivery d = quota_delivery("runtime_limit");
+    d.payload = {{"pid", 4242},
+                 {"action", "cancel"},
+                 {"reason", "statement_timeout"},
+                 {"limit", "00:05:00"},
+                 {"duration_ms", 301500}};
+    const std::string body = body_of(format_email(d, kSettings));
+    EXPECT_NE(body.find("it was cancelled"), std::string::npos) << body;
+    EXPECT_NE(body.find("Limit:     00:05:00"), std::string::npos) << body;
+    EXPECT_NE(body.find("Duration:  301.5 s"), std::string::npos) << body;
+    EXPECT_NE(body.find("process 4242"), std::string::npos) << body;
 }
 
 TEST(AlertEmail, NoOperatorAddressStillSaysWhomToContact)

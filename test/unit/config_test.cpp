@@ -405,3 +405,48 @@ TEST(ConfigErrors, UnreadableConfigFileNamedInTheEnvironment)
     EXPECT_EQ(e.option(), "--config");
     EXPECT_TRUE(contains(e.what(), "SCHEMAHOSTD_CONFIG")) << e.what();
 }
+
+// --- --discover (issue 5) ----------------------------------------------------
+
+TEST(Config, DiscoverDefaultsAndSources)
+{
+    const Config d;
+    EXPECT_FALSE(d.discover);
+    EXPECT_EQ(d.discover_interval, milliseconds(60000));
+
+    EXPECT_TRUE(config({"--discover"}).discover);
+    EXPECT_EQ(config({"--discover-interval", "30"}).discover_interval, milliseconds(30000));
+    const Config env = config({}, {{"SCHEMAHOSTD_DISCOVER", "yes"},
+                                   {"SCHEMAHOSTD_DISCOVER_INTERVAL", "0.5"}});
+    EXPECT_TRUE(env.discover);
+    EXPECT_EQ(env.discover_interval, milliseconds(500));
+    const Config file = config({"--config", "f"}, {},
+                               {{"f", "discover = on\ndiscover_interval = 120\n"}});
+    EXPECT_TRUE(file.discover);
+    EXPECT_EQ(file.discover_interval, milliseconds(120000));
+    // The command line wins over the file.
+    EXPECT_EQ(config({"--config", "f", "--discover-interval", "5"}, {},
+                     {{"f", "discover_interval = 120\n"}})
+                  .discover_interval,
+              milliseconds(5000));
+}
+
+TEST(ConfigErrors, DiscoverIntervalMustBePositiveAndDiscoverIsASwitch)
+{
+    for (const char *bad : {"0", "-1", "soon"}) {
+        const ConfigError e = error({"--discover-interval", bad});
+        EXPECT_EQ(e.option(), "--discover-interval") << bad;
+        EXPECT_TRUE(contains(e.what(), "--discover-interval")) << e.what();
+    }
+    const ConfigError e = error({}, {{"SCHEMAHOSTD_DISCOVER", "maybe"}});
+    EXPECT_EQ(e.option(), "--discover");
+    EXPECT_TRUE(contains(e.what(), "SCHEMAHOSTD_DISCOVER")) << e.what();
+}
+
+TEST(Config, HelpDocumentsDiscover)
+{
+    const std::string help = help_text();
+    EXPECT_TRUE(contains(help, "--discover\n"));
+    EXPECT_TRUE(contains(help, "--discover-interval SECONDS"));
+    EXPECT_TRUE(contains(help, "SCHEMAHOSTD_DISCOVER_INTERVAL"));
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""Refresh benchmark (docs/benchmarks.md): 10,000 projects x 3 tables with
+serial keys and indexes; 1% of the projects written between refreshes.
+
+Compares, on the same data in the same run:
+  - schemahost_refresh_usage()              (incremental)
+  - schemahost_refresh_usage(full => true)  (full reconcile)
+  - the baseline: sum(pg_total_relation_size(c.oid)) GROUP BY schema
+and shows that neither refresh takes a lock on a tenant relation.
+"""
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import time
+
+import benchlib
+import psycopg2.errors  # noqa: F401  (benchlib.psycopg2.errors)
+
+BASELINE = ("SELECT n.nspname, sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','m') GROUP BY 1")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def build(c, projects, batch, jobs):
+    conn = benchlib.connect(c)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_extension WHERE extname = 'schemahost'")
+        if cur.fetchone()[0] == 0:
+            cur.execute("CREATE EXTENSION schemahost")
+        cur.execute("SELECT count(*) FROM schemahost.project")
+        have = cur.fetchone()[0]
+    conn.close()
+    if have >= projects:
+        print(f"data set: reusing {have} projects")
+        return
+    t0 = time.perf_counter()
+    batches = [(f, min(f + batch - 1, projects)) for f in range(have + 1, projects + 1, batch)]
+    running = []
+    for first, last in batches:
+        while len(running) >= jobs:
+            running = [p for p in running if p.poll() is None]
+            time.sleep(0.05)
+        running.append(subprocess.Popen(
+            [os.path.join(c.bin, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+             "-v", f"first={first}", "-v", f"last={last}", "-f", os.path.join(HERE, "refresh_dataset.sql")],
+            env=c.env(), stdout=subprocess.DEVNULL))
+    for p in running:
+        if p.wait() != 0:
+            sys.exit("building the data set failed")
+    if any(p.returncode for p in running):
+        sys.exit("building the data set failed")
+    conn = benchlib.connect(c)
+    with conn.cursor() as cur:
+        cur.execute("VACUUM ANALYZE")
+    conn.close()
+    print(f"data set: built {projects - have} projects in {time.perf_counter() - t0:.0f} s")
+
+
+def waits_for_tenant_lock(c, conn, sql):
+    """True when sql cannot finish while a tenant holds ACCESS EXCLUSIVE on
+    one of its tables (lock_timeout 1 s)."""
+    locker = benchlib.connect(c, autocommit=False)
+    with locker.cursor() as cur:
+        cur.execute("LOCK TABLE p1.posts IN ACCESS EXCLUSIVE MODE")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET lock_timeout = '1s'")
+            try:
+                cur.execute(sql)
+                cur.fetchall()
+                return False
+            except benchlib.psycopg2.errors.LockNotAvailable:
+                return True
+            finally:
+                cur.execute("RESET lock_timeout")
+    finally:
+        locker.rollback()
+        locker.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--projects", type=int, default=10000)
+    ap.add_argument("--written-percent", type=float, default=1.0)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the cluster and data set in /tmp/schemahost-bench-refresh for the next run")
+    args = ap.parse_args()
+
+    c = benchlib.cluster("refresh", preload=True, keep=args.keep,
+                         conf={"max_locks_per_transaction": "256", "autovacuum": "off"})
+    try:
+        build(c, args.projects, args.batch, args.jobs)
+        conn = benchlib.connect(c)
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_class")
+            nrel = cur.fetchone()[0]
+            cur.execute("SELECT count(*), pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c "
+                        "WHERE c.relnamespace IN (SELECT schema_oid FROM schemahost.project) AND c.relkind = 'r'")
+            ntab, size = cur.fetchone()
+            cur.execute("SELECT name FROM schemahost.project ORDER BY name")
+            names = [r[0] for r in cur.fetchall()]
+        print(f"pg_class: {nrel} relations; {len(names)} projects, {ntab} tables, {size}")
+
+        benchlib.timed(conn, "SELECT * FROM schemahost_refresh_usage(full => true)")  # prime
+        n_written = max(1, int(len(names) * args.written_percent / 100))
+        # Each statement is timed twice: in a new connection (what a cron job
+        # or monitoring query sees) and in a connection that has already run
+        # it (schemahostd keeps its connection; the baseline then profits from
+        # a relcache of every relation, ~80 kB per project in that backend).
+        series = {k: [] for k in ("inc_new", "inc_warm", "full_new", "full_warm", "base_new", "base_warm")}
+        rng = random.Random(42)
+        warm = benchlib.connect(c)
+        benchlib.timed(warm, BASELINE)
+        benchlib.timed(warm, "SELECT * FROM schemahost_refresh_usage(full => true)")
+
+        def fresh(sql):
+            nc = benchlib.connect(c)
+            t = benchlib.timed(nc, sql)
+            nc.close()
+            return t
+
+        for r in range(args.rounds):
+            for name in rng.sample(names, n_written):
+                benchlib.timed(conn, f"INSERT INTO {name}.tags (name) VALUES ('new')")
+            with warm.cursor() as cur:
+                t0 = time.perf_counter()
+                cur.execute("SELECT * FROM schemahost_refresh_usage()")
+                measured = len(cur.fetchall())
+                series["inc_warm"].append(time.perf_counter() - t0)
+            for name in rng.sample(names, n_written):
+                benchlib.timed(conn, f"INSERT INTO {name}.tags (name) VALUES ('new')")
+            series["inc_new"].append(fresh("SELECT * FROM schemahost_refresh_usage()"))
+            series["base_new"].append(fresh(BASELINE))
+            series["base_warm"].append(benchlib.timed(warm, BASELINE))
+            series["full_new"].append(fresh("SELECT * FROM schemahost_refresh_usage(full => true)"))
+            series["full_warm"].append(benchlib.timed(warm, "SELECT * FROM schemahost_refresh_usage(full => true)"))
+            print(f"round {r + 1}: incremental {series['inc_new'][-1] * 1000:6.1f} / {series['inc_warm'][-1] * 1000:6.1f} ms "
+                  f"({measured} projects measured), full {series['full_new'][-1] * 1000:6.1f} / "
+                  f"{series['full_warm'][-1] * 1000:6.1f} ms, baseline {series['base_new'][-1] * 1000:7.1f} / "
+                  f"{series['base_warm'][-1] * 1000:7.1f} ms   (new connection / warm connection)")
+        warm.close()
+
+        m = {k: benchlib.median(v) for k, v in series.items()}
+        print()
+        print(f"medians, {n_written} of {len(names)} projects written between refreshes "
+              f"(new connection / warm connection):")
+        print(f"  incremental refresh: {m['inc_new'] * 1000:7.1f} / {m['inc_warm'] * 1000:7.1f} ms")
+        print(f"  full refresh:        {m['full_new'] * 1000:7.1f} / {m['full_warm'] * 1000:7.1f} ms")
+        print(f"  baseline:            {m['base_new'] * 1000:7.1f} / {m['base_warm'] * 1000:7.1f} ms")
+        print(f"ratio baseline / incremental: {m['base_new'] / m['inc_new']:6.1f}x new connection, "
+              f"{m['base_warm'] / m['inc_warm']:6.1f}x warm   (target >= 50x)")
+        print(f"ratio baseline / full:        {m['base_new'] / m['full_new']:6.1f}x new connection, "
+              f"{m['base_warm'] / m['full_warm']:6.1f}x warm   (target >= 4x)")
+        benchlib.timed(conn, "INSERT INTO p1.posts (user_id, body) VALUES (1, 'x')")
+        wi = waits_for_tenant_lock(c, conn, "SELECT * FROM schemahost_refresh_usage()")
+        wf = waits_for_tenant_lock(c, conn, "SELECT * FROM schemahost_refresh_usage(full => true)")
+        wb = waits_for_tenant_lock(c, conn, BASELINE)
+        yn = {True: "yes", False: "no"}
+        print(f"waits for a tenant's ACCESS EXCLUSIVE lock: incremental {yn[wi]}, full {yn[wf]}, "
+              f"baseline {yn[wb]}")
+        conn.close()
+    finally:
+        if not args.keep:
+            c.stop("immediate")
+            c.remove()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,459 @@
+// The write-path hooks of the storage quota.
+//
+// Every check is a lookup in the shared-memory quota table (shmem_quota.hpp):
+// no catalog scan, SPI or table access per statement. The only catalog access
+// is get_rel_namespace() / name lookups, which are served by the syscache.
+//
+//   ExecutorCheckPerms_hook  INSERT (incl. ON CONFLICT), UPDATE, MERGE, COPY FROM,
+//                            also inside functions, procedures, prepared
+//                            statements and data-modifying CTEs
+//   ProcessUtility_hook      CREATE TABLE / TABLE AS / SELECT INTO / SEQUENCE,
+//                            CREATE INDEX, CREATE/REFRESH MATERIALIZED VIEW,
+//                            ALTER TABLE that adds or rewrites, CLUSTER,
+//                            VACUUM FULL, REINDEX; temp tables of tenants
+//   object_access_hook       any new relation of an over project (safety net);
+//                            large objects of tenants
+#include "quota.hpp"
+
+#include "entry.hpp"
+#include "guc.hpp"
+#include "shmem_quota.hpp"
+
+extern "C" {
+#include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_largeobject.h"
+#include "commands/defrem.h"
+#include "executor/executor.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+}
+
+#include <string>
+
+namespace schemahost::quota
+{
+
+namespace
+{
+
+using shmem::ProjectSnapshot;
+
+ExecutorCheckPerms_hook_type prev_check_perms = nullptr;
+ProcessUtility_hook_type prev_utility = nullptr;
+object_access_hook_type prev_object_access = nullptr;
+
+std::string pretty_size(int64 bytes)
+{
+    char *s = pg_call([bytes] {
+        return text_to_cstring(
+            DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
+    });
+    return s;
+}
+
+[[noreturn]] void raise_over(const ProjectSnapshot &p)
+{
+    throw Error("53100", std::string("project \"") + p.name + "\" is over its storage quota")
+        .detail("The project uses " + pretty_size(p.used) + " of its " + pretty_size(p.quota) +
+                " storage quota.")
+        .hint("Free space with DELETE, TRUNCATE or DROP, or ask the operator for a larger "
+              "quota. Writes resume by themselves once usage is below " +
+              std::to_string(guc::release_percent) + "% of the quota.");
+}
+
+// The project of the role running the statement (the current user, else the
+// session user: SET ROLE or a SECURITY DEFINER function does not escape it).
+bool role_project(ProjectSnapshot *out, bool mark_written)
+{
+    Oid current = GetUserId();
+    Oid session = GetSessionUserId();
+    if (pg_call([&] { return shmem::lookup_role(current, out, mark_written); }))
+        return true;
+    return session != current &&
+           pg_call([&] { return shmem::lookup_role(session, out, mark_written); });
+}
+
+void check_role()
+{
+    ProjectSnapshot p;
+    if (role_project(&p, false) && p.state == shmem::kOver)
+        raise_over(p);
+}
+
+void check_namespace(Oid nsp)
+{
+    ProjectSnapshot p;
+    if (pg_call([&] { return shmem::lookup_namespace(nsp, &p, true); }) && p.state == shmem::kOver)
+        raise_over(p);
+}
+
+void check_existing(RangeVar *rv)
+{
+    check_role();
+    if (!rv)
+        return;
+    Oid relid = pg_call([rv] { return RangeVarGetRelid(rv, NoLock, true); });
+    if (!OidIsValid(relid))
+        return; // the command itself reports the missing relation
+    Oid nsp = pg_call([relid] { return get_rel_namespace(relid); });
+    check_namespace(nsp);
+}
+
+void mark_written(RangeVar *rv)
+{
+    Oid relid = pg_call([rv] { return RangeVarGetRelid(rv, NoLock, true); });
+    if (!OidIsValid(relid))
+        return;
+    Oid nsp = pg_call([relid] { return get_rel_namespace(relid); });
+    pg_call([nsp] { shmem::lookup_namespace(nsp, nullptr, true); });
+}
+
+void refuse_temp_for_tenants()
+{
+    ProjectSnapshot p;
+    if (!role_project(&p, false))
+        return;
+    throw Error("42501",
+                std::string("temporary tables are not available to project \"") + p.name + "\"")
+        .detail("Temporary tables would not count against the project's storage quota.")
+        .hint("Use an ordinary or UNLOGGED table in the project's schema and drop it when done.");
+}
+
+void check_create(RangeVar *rv)
+{
+    if (!rv)
+        return;
+    bool temp = rv->relpersistence == RELPERSISTENCE_TEMP ||
+                (rv->schemaname && strcmp(rv->schemaname, "pg_temp") == 0);
+    if (temp) {
+        refuse_temp_for_tenants();
+        return;
+    }
+    check_role();
+    Oid nsp = pg_call([rv] {
+        if (rv->schemaname)
+            return get_namespace_oid(rv->schemaname, true);
+        return RangeVarGetCreationNamespace(rv);
+    });
+    check_namespace(nsp);
+}
+
+bool alter_table_grows(const AlterTableStmt *s)
+{
+    for (int i = 0; i < list_length(s->cmds); i++) {
+        const AlterTableCmd *cmd = static_cast<const AlterTableCmd *>(list_nth(s->cmds, i));
+        switch (cmd->subtype) {
+        case AT_AddColumn:
+        case AT_AddColumnRecurse:
+        case AT_AddIndex:
+        case AT_ReAddIndex:
+        case AT_AddConstraint:
+        case AT_AddConstraintRecurse:
+        case AT_ReAddConstraint:
+        case AT_AddIndexConstraint:
+        case AT_AlterColumnType:
+        case AT_SetLogged:
+        case AT_SetUnLogged:
+        case AT_SetTableSpace:
+        case AT_SetAccessMethod:
+        case AT_AddIdentity:
+        case AT_AttachPartition:
+        case AT_AddInherit:
+            return true;
+        default:
+            break;
+        }
+    }
+    return false;
+}
+
+bool vacuum_full(const VacuumStmt *s)
+{
+    if (!s->is_vacuumcmd)
+        return false;
+    for (int i = 0; i < list_length(s->options); i++) {
+        DefElem *opt = static_cast<DefElem *>(list_nth(s->options, i));
+        if (strcmp(opt->defname, "full") == 0)
+            return pg_call([opt] { return defGetBoolean(opt); });
+    }
+    return false;
+}
+
+void check_utility(Node *stmt)
+{
+    switch (nodeTag(stmt)) {
+    case T_CreateStmt:
+        check_create(reinterpret_cast<CreateStmt *>(stmt)->relation);
+        break;
+    case T_CreateTableAsStmt: { // CREATE TABLE AS, SELECT INTO, CREATE MATERIALIZED VIEW
+        CreateTableAsStmt *s = reinterpret_cast<CreateTableAsStmt *>(stmt);
+        if (s->into)
+            check_create(s->into->rel);
+        break;
+    }
+    case T_CreateSeqStmt:
+        check_create(reinterpret_cast<CreateSeqStmt *>(stmt)->sequence);
+        break;
+    case T_IndexStmt:
+        check_existing(reinterpret_cast<IndexStmt *>(stmt)->relation);
+        break;
+    case T_RefreshMatViewStmt:
+        check_existing(reinterpret_cast<RefreshMatViewStmt *>(stmt)->relation);
+        break;
+    case T_AlterTableStmt: {
+        AlterTableStmt *s = reinterpret_cast<AlterTableStmt *>(stmt);
+        if (alter_table_grows(s))
+            check_existing(s->relation);
+        break;
+    }
+    case T_ClusterStmt:
+        check_existing(reinterpret_cast<ClusterStmt *>(stmt)->relation);
+        break;
+    case T_VacuumStmt: {
+        VacuumStmt *s = reinterpret_cast<VacuumStmt *>(stmt);
+        if (!vacuum_full(s))
+            break;
+        check_role();
+        for (int i = 0; i < list_length(s->rels); i++) {
+            VacuumRelation *vr = static_cast<VacuumRelation *>(list_nth(s->rels, i));
+            if (vr->relation)
+                check_existing(vr->relation);
+            else if (OidIsValid(vr->oid))
+                check_namespace(pg_call([vr] { return get_rel_namespace(vr->oid); }));
+        }
+        break;
+    }
+    case T_AlterObjectSchemaStmt: {
+        // SET SCHEMA moves a relation's bytes between projects: measure both
+        // at the next incremental refresh, whoever runs it.
+        AlterObjectSchemaStmt *s = reinterpret_cast<AlterObjectSchemaStmt *>(stmt);
+        if (s->relation)
+            mark_written(s->relation);
+        if (s->newschema) {
+            const char *name = s->newschema;
+            Oid nsp = pg_call([name] { return get_namespace_oid(name, true); });
+            pg_call([nsp] { shmem::lookup_namespace(nsp, nullptr, true); });
+        }
+        break;
+    }
+    case T_ReindexStmt: {
+        ReindexStmt *s = reinterpret_cast<ReindexStmt *>(stmt);
+        if (s->kind == REINDEX_OBJECT_INDEX || s->kind == REINDEX_OBJECT_TABLE) {
+            check_existing(s->relation);
+        } else if (s->kind == REINDEX_OBJECT_SCHEMA && s->name) {
+            check_role();
+            const char *name = s->name;
+            check_namespace(pg_call([name] { return get_namespace_oid(name, true); }));
+        } else {
+            check_role();
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+// Runs on every executor start (SELECT included): a plain C scan of the range
+// table, no call that can fail and no allocation, decides whether there is
+// anything to look at.
+bool may_write(List *rtable)
+{
+    for (int i = 0; i < list_length(rtable); i++) {
+        const RangeTblEntry *rte = static_cast<const RangeTblEntry *>(list_nth(rtable, i));
+        if (rte->rtekind == RTE_RELATION &&
+            (rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) != 0)
+            return true;
+    }
+    return false;
+}
+
+// The executor hot path, in plain C: runs for every statement that writes,
+// so it holds no C++ object and allocates nothing; an error from the syscache
+// or LWLock code may longjmp through it (CONTRIBUTING.md, rule 2). Returns
+// whether a write is refused, with the project in *over.
+bool refused_range_table(List *rtable, ProjectSnapshot *over)
+{
+    for (int i = 0; i < list_length(rtable); i++) {
+        const RangeTblEntry *rte = static_cast<const RangeTblEntry *>(list_nth(rtable, i));
+        if (rte->rtekind != RTE_RELATION)
+            continue;
+        AclMode perms = rte->requiredPerms;
+        // SELECT ... FOR UPDATE/SHARE also requires ACL_UPDATE, but updates no
+        // column: it does not grow the relation and stays allowed.
+        bool grows = (perms & ACL_INSERT) != 0 ||
+                     ((perms & ACL_UPDATE) != 0 && !bms_is_empty(rte->updatedCols));
+        if (!grows && (perms & ACL_DELETE) == 0)
+            continue;
+        Oid nsp = get_rel_namespace(rte->relid);
+        if (shmem::lookup_namespace(nsp, over, true) && grows && over->state == shmem::kOver)
+            return true;
+    }
+    return false;
+}
+
+// Utility commands the pre-check looks at (plain C filter: BEGIN, SET, ...
+// never enter the C++ side).
+bool utility_may_grow(const Node *stmt)
+{
+    switch (nodeTag(stmt)) {
+    case T_CreateStmt:
+    case T_CreateTableAsStmt:
+    case T_CreateSeqStmt:
+    case T_IndexStmt:
+    case T_RefreshMatViewStmt:
+    case T_AlterTableStmt:
+    case T_ClusterStmt:
+    case T_VacuumStmt:
+    case T_ReindexStmt:
+    case T_AlterObjectSchemaStmt:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// Utility commands after which a tenant's project is measured again: all but
+// those that cannot change its size by themselves (statements they run go
+// through the executor hook).
+bool utility_may_change_size(const Node *stmt)
+{
+    switch (nodeTag(stmt)) {
+    case T_TransactionStmt:
+    case T_VariableSetStmt:
+    case T_VariableShowStmt:
+    case T_DeclareCursorStmt:
+    case T_FetchStmt:
+    case T_ClosePortalStmt:
+    case T_PrepareStmt:
+    case T_ExecuteStmt:
+    case T_DeallocateStmt:
+    case T_ExplainStmt:
+    case T_NotifyStmt:
+    case T_ListenStmt:
+    case T_UnlistenStmt:
+    case T_LockStmt:
+    case T_DiscardStmt:
+    case T_CallStmt:
+    case T_DoStmt:
+    case T_CopyStmt:
+        return false;
+    default:
+        return true;
+    }
+}
+
+void on_post_create(Oid class_id, Oid object_id)
+{
+    ProjectSnapshot p;
+    if (class_id == LargeObjectRelationId) {
+        if (!role_project(&p, false))
+            return;
+        throw Error("42501",
+                    std::string("large objects are not available to project \"") + p.name + "\"")
+            .detail("Large objects live outside every schema and would not count against the "
+                    "project's storage quota.")
+            .hint("Store the data in a bytea column of a table in the project's schema.");
+    }
+    // A new relation with storage (table, index, sequence, transient heap of
+    // a rewrite) created by a tenant: refused while over, whatever command
+    // created it. Views and composite types have no storage.
+    if (!role_project(&p, true) || p.state != shmem::kOver)
+        return;
+    // The new pg_class row is not visible to catalog snapshots yet, but the
+    // relation is already in the relcache.
+    char relkind = pg_call([object_id] {
+        char kind = RELKIND_RELATION;
+        Relation rel = RelationIdGetRelation(object_id);
+        if (RelationIsValid(rel)) {
+            kind = rel->rd_rel->relkind;
+            RelationClose(rel);
+        }
+        return kind;
+    });
+    if (RELKIND_HAS_STORAGE(relkind))
+        raise_over(p);
+}
+
+} // namespace
+
+} // namespace schemahost::quota
+
+extern "C" {
+
+static bool sh_quota_check_perms(List *rtable, bool ereport_on_violation)
+{
+    // Plain C until a write is refused; only the error is built in C++.
+    schemahost::shmem::ProjectSnapshot over;
+    if (schemahost::shmem::ready() && schemahost::quota::may_write(rtable) &&
+        schemahost::quota::refused_range_table(rtable, &over)) {
+        if (!ereport_on_violation)
+            return false; // a caller that only probes
+        schemahost::entry([&over] { schemahost::quota::raise_over(over); });
+    }
+    if (schemahost::quota::prev_check_perms)
+        return schemahost::quota::prev_check_perms(rtable, ereport_on_violation);
+    return true;
+}
+
+static void sh_quota_process_utility(PlannedStmt *pstmt, const char *query_string,
+                                     bool read_only_tree, ProcessUtilityContext context,
+                                     ParamListInfo params, QueryEnvironment *query_env,
+                                     DestReceiver *dest, QueryCompletion *qc)
+{
+    Node *stmt = pstmt->utilityStmt;
+    bool ready = schemahost::shmem::ready();
+    // Decided before running it: the statement's memory may not outlive it.
+    bool mark_after = ready && schemahost::quota::utility_may_change_size(stmt);
+    if (ready && schemahost::quota::utility_may_grow(stmt))
+        schemahost::entry([stmt] { schemahost::quota::check_utility(stmt); });
+    // Called outside entry(): the command runs in a plain C frame.
+    if (schemahost::quota::prev_utility)
+        schemahost::quota::prev_utility(pstmt, query_string, read_only_tree, context, params,
+                                        query_env, dest, qc);
+    else
+        standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
+                                dest, qc);
+    // Whatever a tenant's utility command did (TRUNCATE, DROP, VACUUM, ALTER),
+    // the next incremental refresh measures the project again.
+    if (mark_after)
+        schemahost::entry([] {
+            schemahost::shmem::ProjectSnapshot p;
+            schemahost::quota::role_project(&p, true);
+        });
+}
+
+static void sh_quota_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id,
+                                   void *arg)
+{
+    if (schemahost::quota::prev_object_access)
+        schemahost::quota::prev_object_access(access, class_id, object_id, sub_id, arg);
+    if (access != OAT_POST_CREATE || !schemahost::shmem::ready())
+        return;
+    if (class_id == LargeObjectRelationId || (class_id == RelationRelationId && sub_id == 0))
+        schemahost::entry(
+            [class_id, object_id] { schemahost::quota::on_post_create(class_id, object_id); });
+}
+
+} // extern "C"
+
+namespace schemahost::quota
+{
+
+void install_hooks()
+{
+    prev_check_perms = ExecutorCheckPerms_hook;
+    ExecutorCheckPerms_hook = sh_quota_check_perms;
+    prev_utility = ProcessUtility_hook;
+    ProcessUtility_hook = sh_quota_process_utility;
+    prev_object_access = object_access_hook;
+    object_access_hook = sh_quota_object_access;
+}
+
+} // namespace schemahost::quota

@@ -1,0 +1,225 @@
+"""Storage quotas against a real server: the block survives a restart, reaches
+sessions that were open before the project went over, cancels writes already
+running, never waits for a tenant's locks, cannot be evaded by the tenant, and
+the SQL API works without the preload (enforcement off)."""
+
+import threading
+import time
+
+import psycopg2
+import psycopg2.errors
+
+import harness
+
+DEADLINE = 30  # seconds; conditions are polled, never assumed
+
+
+def connect(cluster, user="postgres", autocommit=True):
+    conn = psycopg2.connect(host=cluster.sock, port=cluster.port, user=user, dbname="postgres")
+    conn.autocommit = autocommit
+    return conn
+
+
+def one(conn, sql, args=None):
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchone()[0] if cur.description else None
+
+
+def execute(conn, sql, args=None):
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+
+
+def wait_for(predicate, what, deadline=DEADLINE):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class QuotaTest(harness.ClusterTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.admin = connect(cls.cluster)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.admin.close()
+        super().tearDownClass()
+
+    def make_project(self, name, rows=2000):
+        execute(self.admin, "SELECT create_project_schema(%s, storage_quota => '100 MB')", (name,))
+        t = connect(self.cluster, name)
+        execute(t, "CREATE TABLE t (id serial PRIMARY KEY, v text)")
+        execute(t, "INSERT INTO t (v) SELECT repeat('x', 100) FROM generate_series(1, %s)", (rows,))
+        return t
+
+    def make_over(self, name):
+        execute(self.admin, "SELECT * FROM schemahost_refresh_usage()")
+        execute(self.admin, "SELECT set_project_quota(%s, storage_quota => '8 kB')", (name,))
+        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = %s", (name,)),
+                         "over")
+
+    def assert_refused(self, conn, sql, project):
+        with self.assertRaises(psycopg2.Error) as cm:
+            execute(conn, sql)
+        self.assertEqual(cm.exception.pgcode, "53100", cm.exception.pgerror)
+        self.assertIn(f'project "{project}" is over its storage quota', cm.exception.pgerror)
+
+    def test_open_sessions_are_blocked_and_released(self):
+        t = self.make_project("q_open")
+        other = connect(self.cluster, "q_open")  # opened before the project goes over
+        execute(other, "SELECT 1")
+        self.make_over("q_open")
+        self.assert_refused(other, "INSERT INTO t (v) VALUES ('late')", "q_open")
+        self.assert_refused(t, "UPDATE t SET v = 'y' WHERE id = 1", "q_open")
+        # Freeing space and a refresh release the project by themselves.
+        execute(self.admin, "SELECT set_project_quota('q_open', storage_quota => '100 kB')")
+        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_open'"),
+                         "over")
+        execute(t, "TRUNCATE t")
+        execute(self.admin, "SELECT * FROM schemahost_refresh_usage()")
+        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_open'"),
+                         "ok")
+        execute(other, "INSERT INTO t (v) VALUES ('again')")
+        t.close()
+        other.close()
+
+    def test_vacuum_full_is_measured(self):
+        t = self.make_project("q_vf", rows=5000)
+        execute(t, "DELETE FROM t WHERE id % 2 = 0")
+        execute(t, "VACUUM FULL t")
+        used = one(self.admin, "SELECT used_bytes FROM schemahost_refresh_usage() WHERE project = 'q_vf'")
+        expected = one(self.admin, "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c "
+                                   "WHERE c.relnamespace = 'q_vf'::regnamespace AND c.relkind IN ('r','m','S')")
+        self.assertEqual(used, expected)
+        t.close()
+
+    def test_refresh_never_waits_for_tenant_locks(self):
+        t = self.make_project("q_lock")
+        locker = connect(self.cluster, "q_lock", autocommit=False)
+        execute(locker, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        execute(locker, "ALTER TABLE t ADD COLUMN extra integer")
+        execute(t, "SELECT 1")
+        execute(self.admin, "SET lock_timeout = '3s'")
+        try:
+            # The tenant's write marks the project; measuring it must not wait.
+            execute(self.admin, "SELECT * FROM schemahost.quota_sync('q_lock')")
+            n = one(self.admin, "SELECT count(*) FROM schemahost_refresh_usage(full => true) "
+                                "WHERE project = 'q_lock'")
+            self.assertEqual(n, 1)
+            # And an open refresh transaction does not block the tenant's DDL.
+            locker.rollback()
+            refresher = connect(self.cluster, autocommit=False)
+            execute(refresher, "SELECT * FROM schemahost_refresh_usage(full => true)")
+            execute(t, "SET lock_timeout = '3s'")
+            execute(t, "ALTER TABLE t ADD COLUMN extra2 integer")
+            execute(t, "VACUUM FULL t")
+            refresher.rollback()
+            refresher.close()
+        finally:
+            execute(self.admin, "RESET lock_timeout")
+            locker.close()
+            t.close()
+
+    def test_running_write_is_cancelled_when_over(self):
+        t = self.make_project("q_cancel")
+        writer = connect(self.cluster, "q_cancel", autocommit=False)
+        execute(writer, "INSERT INTO t (v) VALUES ('holds an xid')")
+        errors = []
+
+        def long_statement():
+            try:
+                execute(writer, "SELECT pg_sleep(60)")
+            except psycopg2.Error as e:
+                errors.append(e)
+
+        th = threading.Thread(target=long_statement)
+        th.start()
+        wait_for(lambda: one(self.admin, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'q_cancel' "
+                                         "AND state = 'active' AND backend_xid IS NOT NULL") == 1,
+                 "the writer to be running")
+        self.make_over("q_cancel")
+        th.join(DEADLINE)
+        self.assertFalse(th.is_alive(), "the running write was not cancelled")
+        self.assertEqual(len(errors), 1)
+        self.assertEqual(errors[0].pgcode, "57014")
+        writer.rollback()
+        self.assert_refused(writer, "INSERT INTO t (v) VALUES ('after')", "q_cancel")
+        writer.close()
+        t.close()
+
+    def test_tenant_cannot_evade(self):
+        t = self.make_project("q_evade")
+        self.make_over("q_evade")
+        for sql, code in (("SET ROLE postgres", "42501"),
+                          ("SET SESSION AUTHORIZATION postgres", "42501"),
+                          ("SET schemahost.release_percent = 50", "42501"),
+                          ("SET session_replication_role = replica", "42501"),
+                          ("ALTER ROLE q_evade SET schemahost.release_percent = 50", "42501"),
+                          ("SELECT public.set_project_quota('q_evade', storage_quota => '1 GB')", "42501"),
+                          ("SELECT public.schemahost_refresh_usage()", "42501"),
+                          ("CREATE TEMP TABLE tt (a integer)", "42501"),
+                          ("SELECT lo_create(0)", "42501")):
+            with self.subTest(sql=sql):
+                with self.assertRaises(psycopg2.Error) as cm:
+                    execute(t, sql)
+                self.assertEqual(cm.exception.pgcode, code, cm.exception.pgerror)
+        # Creating elsewhere: refused (no privilege there, and over anyway).
+        for sql in ("CREATE TABLE public.elsewhere (a integer)",
+                    "SET search_path = public; CREATE TABLE elsewhere (a integer)"):
+            with self.subTest(sql=sql):
+                with self.assertRaises(psycopg2.Error) as cm:
+                    execute(t, sql)
+                self.assertIn(cm.exception.pgcode, ("42501", "53100"), cm.exception.pgerror)
+        execute(t, "RESET search_path")
+        self.assert_refused(t, "INSERT INTO t (v) VALUES ('still blocked')", "q_evade")
+        t.close()
+
+    def test_block_survives_restart(self):
+        t = self.make_project("q_restart")
+        self.make_over("q_restart")
+        t.close()
+        self.admin.close()
+        self.cluster.restart()
+        type(self).admin = connect(self.cluster)
+        # The very first statement after the restart, before any refresh.
+        t = connect(self.cluster, "q_restart")
+        self.assert_refused(t, "INSERT INTO t (v) VALUES ('first write')", "q_restart")
+        self.assertEqual(one(self.admin, "SELECT state FROM schemahost.quota_shared_state() "
+                                         "WHERE project = 'q_restart'"), "over")
+        # Temp tables stay refused right after the restart too (roles reloaded).
+        with self.assertRaises(psycopg2.Error) as cm:
+            execute(t, "CREATE TEMP TABLE tt (a integer)")
+        self.assertEqual(cm.exception.pgcode, "42501")
+        # The first refresh after the restart is a full one and keeps the state.
+        execute(self.admin, "SELECT * FROM schemahost_refresh_usage()")
+        self.assert_refused(t, "INSERT INTO t (v) VALUES ('second write')", "q_restart")
+        t.close()
+
+
+class WithoutPreloadQuotaTest(harness.ClusterTestCase):
+    """The SQL API works without the preload; nothing is enforced."""
+
+    preload = False
+
+    def test_sql_api_without_preload(self):
+        admin = connect(self.cluster)
+        self.assertFalse(one(admin, "SELECT schemahost.quota_enforcement_active()"))
+        execute(admin, "SET client_min_messages = error")
+        execute(admin, "SELECT create_project_schema('q_nopre', storage_quota => '8 kB')")
+        t = connect(self.cluster, "q_nopre")
+        execute(t, "CREATE TABLE t (id serial PRIMARY KEY, v text)")
+        execute(t, "INSERT INTO t (v) SELECT repeat('x', 100) FROM generate_series(1, 500)")
+        used = one(admin, "SELECT used_bytes FROM schemahost_refresh_usage() WHERE project = 'q_nopre'")
+        self.assertGreater(used, 8192)
+        self.assertEqual(one(admin, "SELECT state FROM project_usage WHERE name = 'q_nopre'"), "over")
+        self.assertEqual(one(admin, "SELECT count(*) FROM schemahost.event "
+                                    "WHERE project = 'q_nopre' AND kind = 'quota_over'"), 1)
+        execute(t, "INSERT INTO t (v) VALUES ('not enforced')")
+        t.close()
+        admin.close()
