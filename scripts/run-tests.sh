@@ -11,9 +11,11 @@ suites=("$@")
 HARNESS=(/usr/bin/python3 scripts/pgcluster.py exec)
 BINDIR=$(pg_config --bindir)
 PGXS_DIR=$(dirname "$(pg_config --pgxs)")
-OUT=build/test-results
-rm -rf "$OUT"
+# Each run keeps its logs in a folder of its own (runs may overlap);
+# build/test-results/latest points at the newest.
+OUT=build/test-results/run-$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$OUT"
+ln -sfn "$(basename "$OUT")" build/test-results/latest
 
 total_pass=0
 total_fail=0

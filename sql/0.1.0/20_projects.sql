@@ -159,17 +159,21 @@ BEGIN
 END
 $$;
 
+-- One plain address (no display name, list or header characters): it goes
+-- into an SMTP envelope and a To: header (50_alerts.sql uses this check too).
 CREATE FUNCTION schemahost.check_owner_email(p_email text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, schemahost, pg_temp
     AS $$
 BEGIN
     IF p_email IS NOT NULL
-       AND (length(p_email) > 254 OR p_email !~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$') THEN
-        RAISE EXCEPTION 'invalid owner email "%"', p_email
+       AND (octet_length(p_email) > 254
+            OR p_email !~ '^[^@[:space:][:cntrl:]<>(),;:"\\]+@[^@[:space:][:cntrl:]<>(),;:"\\]+$') THEN
+        RAISE EXCEPTION 'invalid owner email address'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'An owner email is one address like owner@example.com, at most 254 characters.',
-                  HINT = 'Pass one address, or NULL for none.';
+                  DETAIL = format('The value %L is not a plain address like owner@example.com, at most 254 bytes.',
+                                  left(p_email, 300)),
+                  HINT = 'Give a single address without a display name, or NULL for none.';
     END IF;
     RETURN p_email;
 END
@@ -348,7 +352,8 @@ BEGIN
     END IF;
     DELETE FROM schemahost.project p WHERE p.name = v.name;
     PERFORM schemahost.write_event(v.name, 'purged',
-        jsonb_build_object('previous_state', v.state, 'dropped_at', v.dropped_at));
+        jsonb_build_object('previous_state', v.state, 'dropped_at', v.dropped_at,
+                           'owner_email', v.owner_email));
     PERFORM schemahost.project_changed(v.name);
 END
 $$;

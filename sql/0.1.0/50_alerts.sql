@@ -168,15 +168,9 @@ BEGIN
         IF p_email = '' THEN
             -- An empty string removes the address: no more email alerts.
             UPDATE schemahost.project p SET owner_email = NULL WHERE p.name = p_name;
-        ELSIF p_email !~ '^[^@[:space:][:cntrl:]<>(),;:"\\]+@[^@[:space:][:cntrl:]<>(),;:"\\]+$'
-              OR octet_length(p_email) > 254 THEN
-            RAISE EXCEPTION 'invalid owner email address'
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = format('The value %L is not a plain address like owner@example.com.',
-                                      left(p_email, 300)),
-                      HINT = 'Give a single address without a display name, or '''' to remove it.';
         ELSE
-            UPDATE schemahost.project p SET owner_email = p_email WHERE p.name = p_name;
+            UPDATE schemahost.project p SET owner_email = schemahost.check_owner_email(p_email)
+             WHERE p.name = p_name;
         END IF;
     END IF;
 

@@ -554,3 +554,17 @@ class RealTransitionsTest(AlertTestCase):
             self.assertIn(k, events)
         hooks = sorted(doc["type"] for _, _, _, doc in self.http.for_project("shop"))
         self.assertEqual(hooks, sorted(events))
+
+
+class OnceTest(AlertTestCase):
+    def test_once_delivers_and_waits_for_its_requests(self):
+        self.project("cron", "owner@cron.test")
+        event_id = self.emit("cron", "quota_warning", quota(850000))
+        p = self.start_daemon("--once")
+        self.assertEqual(p.wait(timeout=120), 0, self.all_logs())
+        # Everything was recorded before --once exited.
+        self.assertEqual(self.statuses("cron"), ["quota_warning/email=delivered",
+                                                 "quota_warning/webhook=delivered"])
+        self.assertEqual([m["X-Schemahost-Event-Id"] for m in self.smtp.to("owner@cron.test")],
+                         [event_id])
+        self.assertEqual([doc["id"] for _, _, _, doc in self.http.for_project("cron")], [event_id])
