@@ -63,6 +63,16 @@ CREATE FUNCTION schemahost.lock_project_name(p_name text) RETURNS void
     AS $$ SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('schemahost.project'),
                                                   pg_catalog.hashtext(p_name)) $$;
 
+-- Serializes the changes to this database's ACL (pg_database.datacl): the
+-- GRANT CONNECT of a create and the DROP OWNED of a purge update that one
+-- catalog row, and two concurrent updates of it fail with "tuple concurrently
+-- updated" even for different projects. Always taken before any name lock, so
+-- the two kinds of lock are taken in one order and cannot deadlock.
+CREATE FUNCTION schemahost.lock_database_acl() RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$ SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('schemahost.database_acl')) $$;
+
 -- Locks the name and the registry row; the row, or 22004 / 42704.
 CREATE FUNCTION schemahost.lock_project(p_name text) RETURNS schemahost.project
     LANGUAGE plpgsql
@@ -389,6 +399,7 @@ BEGIN
     v_conns := schemahost.check_max_connections(
         coalesce(create_project_schema.max_connections, current_setting('schemahost.default_max_connections')::integer));
 
+    PERFORM schemahost.lock_database_acl();
     PERFORM schemahost.lock_project_name(v_name);
 
     SELECT p.state INTO v_state FROM schemahost.project p WHERE p.name = v_name;
@@ -464,6 +475,9 @@ BEGIN
     IF drop_project_schema.purge IS NULL THEN
         RAISE EXCEPTION 'purge must not be null'
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass purge => true to remove the project at once, or leave it out.';
+    END IF;
+    IF drop_project_schema.purge THEN
+        PERFORM schemahost.lock_database_acl();
     END IF;
     v := schemahost.lock_project(drop_project_schema.name);
 
@@ -684,6 +698,11 @@ DECLARE
     v_msg text;
     v_detail text;
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM schemahost.project p
+                   WHERE p.state = 'dropped' AND p.purge_after <= now()) THEN
+        RETURN;
+    END IF;
+    PERFORM schemahost.lock_database_acl();
     FOR v_name IN SELECT p.name FROM schemahost.project p
                   WHERE p.state = 'dropped' AND p.purge_after <= now()
                   ORDER BY p.purge_after, p.name LOOP
@@ -732,6 +751,7 @@ GRANT SELECT ON projects TO schemahost_admin;
 
 -- The helpers are only called from the functions above (as their owner).
 REVOKE ALL ON FUNCTION schemahost.warn_if_not_preloaded() FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemahost.lock_database_acl() FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemahost.lock_project_name(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemahost.lock_project(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemahost.project_changed(text) FROM PUBLIC;

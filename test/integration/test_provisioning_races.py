@@ -150,3 +150,40 @@ class RaceTest(harness.ClusterTestCase):
             outcomes = sorted([o for (m, o) in results["a"] + results["b"] if m == n])
             self.assertEqual(outcomes, ["42710", "ok"], n)
             self.assertEqual(self.counts(n), (1, 1, 1))
+
+    def test_create_vs_create_other_names(self):
+        # Different names still share one catalog row (the database's ACL,
+        # which GRANT CONNECT updates): the second must wait, then succeed,
+        # not fail with "tuple concurrently updated".
+        out = self.race("SELECT create_project_schema('left_one')",
+                        "SELECT create_project_schema('right_one')")
+        self.assertEqual(out, {"ok": True}, str(out.get("error")))
+        self.assertEqual(self.counts("left_one"), (1, 1, 1))
+        self.assertEqual(self.counts("right_one"), (1, 1, 1))
+
+    def test_purge_vs_create_other_name(self):
+        # DROP OWNED in a purge updates the same ACL row as a create's GRANT.
+        with self.watch.cursor() as cur:
+            cur.execute("SELECT create_project_schema('going')")
+        out = self.race("SELECT drop_project_schema('going', purge => true)",
+                        "SELECT create_project_schema('coming')")
+        self.assertEqual(out, {"ok": True}, str(out.get("error")))
+        self.assertEqual(self.counts("going"), (0, 0, 0))
+        self.assertEqual(self.counts("coming"), (1, 1, 1))
+
+    def test_many_free_running_creates_of_distinct_names(self):
+        errors = []
+
+        def worker(conn, prefix):
+            for i in range(15):
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute("SELECT create_project_schema(%s)", (f"{prefix}_{i}",))
+                except psycopg2.Error as e:
+                    errors.append(f"{prefix}_{i}: {e.pgcode} {e}")
+
+        ta = threading.Thread(target=worker, args=(self.a, "da"))
+        tb = threading.Thread(target=worker, args=(self.b, "db"))
+        ta.start(); tb.start(); ta.join(300); tb.join(300)
+        self.assertEqual(errors, [])
+        self.assertEqual(self.one("SELECT count(*) FROM schemahost.project WHERE name ~ '^d[ab]_'"), 30)
