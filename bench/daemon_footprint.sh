@@ -25,9 +25,8 @@ psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 psql -c "CREATE EXTENSION schemahost" -c "CREATE ROLE schemahostd_bench LOGIN IN ROLE schemahost_daemon"
 
 # Batches of at most 1000 projects per connection (a backend's relcache grows
-# with every project it touches), one connection after the other: concurrent
-# create_project_schema() calls race on GRANT CONNECT ON DATABASE (pg_database
-# row: "tuple concurrently updated").
+# with every project it touches). Parallel connections would gain nothing:
+# creates serialize on the database's ACL (schemahost.lock_database_acl()).
 t0=$(date +%s.%N)
 BATCH=1000
 for ((start = 1; start <= PROJECTS; start += BATCH)); do

@@ -5,6 +5,7 @@ serial keys and indexes; 1% of the projects written between refreshes.
 Compares, on the same data in the same run:
   - schemahost_refresh_usage()              (incremental)
   - schemahost_refresh_usage(full => true)  (full reconcile)
+  - the same with schemahost.refresh_threads = 1 (no helper thread)
   - the baseline: sum(pg_total_relation_size(c.oid)) GROUP BY schema
 and shows that neither refresh takes a lock on a tenant relation.
 """
@@ -21,6 +22,8 @@ import psycopg2.errors  # noqa: F401  (benchlib.psycopg2.errors)
 
 BASELINE = ("SELECT n.nspname, sum(pg_total_relation_size(c.oid)) FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','m') GROUP BY 1")
+FULL_ONE_THREAD = ("SET schemahost.refresh_threads = 1; "
+                   "SELECT * FROM schemahost_refresh_usage(full => true)")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -113,7 +116,8 @@ def main():
         # or monitoring query sees) and in a connection that has already run
         # it (schemahostd keeps its connection; the baseline then profits from
         # a relcache of every relation, ~80 kB per project in that backend).
-        series = {k: [] for k in ("inc_new", "inc_warm", "full_new", "full_warm", "base_new", "base_warm")}
+        series = {k: [] for k in ("inc_new", "inc_warm", "full_new", "full_warm", "full1_new", "full1_warm",
+                                  "base_new", "base_warm")}
         rng = random.Random(42)
         warm = benchlib.connect(c)
         benchlib.timed(warm, BASELINE)
@@ -140,9 +144,14 @@ def main():
             series["base_warm"].append(benchlib.timed(warm, BASELINE))
             series["full_new"].append(fresh("SELECT * FROM schemahost_refresh_usage(full => true)"))
             series["full_warm"].append(benchlib.timed(warm, "SELECT * FROM schemahost_refresh_usage(full => true)"))
+            series["full1_new"].append(fresh(FULL_ONE_THREAD))
+            benchlib.timed(warm, "SET schemahost.refresh_threads = 1")
+            series["full1_warm"].append(benchlib.timed(warm, "SELECT * FROM schemahost_refresh_usage(full => true)"))
+            benchlib.timed(warm, "RESET schemahost.refresh_threads")
             print(f"round {r + 1}: incremental {series['inc_new'][-1] * 1000:6.1f} / {series['inc_warm'][-1] * 1000:6.1f} ms "
                   f"({measured} projects measured), full {series['full_new'][-1] * 1000:6.1f} / "
-                  f"{series['full_warm'][-1] * 1000:6.1f} ms, baseline {series['base_new'][-1] * 1000:7.1f} / "
+                  f"{series['full_warm'][-1] * 1000:6.1f} ms, full 1 thread {series['full1_new'][-1] * 1000:6.1f} / "
+                  f"{series['full1_warm'][-1] * 1000:6.1f} ms, baseline {series['base_new'][-1] * 1000:7.1f} / "
                   f"{series['base_warm'][-1] * 1000:7.1f} ms   (new connection / warm connection)")
         warm.close()
 
@@ -152,11 +161,14 @@ def main():
               f"(new connection / warm connection):")
         print(f"  incremental refresh: {m['inc_new'] * 1000:7.1f} / {m['inc_warm'] * 1000:7.1f} ms")
         print(f"  full refresh:        {m['full_new'] * 1000:7.1f} / {m['full_warm'] * 1000:7.1f} ms")
+        print(f"  full, 1 thread:      {m['full1_new'] * 1000:7.1f} / {m['full1_warm'] * 1000:7.1f} ms")
         print(f"  baseline:            {m['base_new'] * 1000:7.1f} / {m['base_warm'] * 1000:7.1f} ms")
         print(f"ratio baseline / incremental: {m['base_new'] / m['inc_new']:6.1f}x new connection, "
               f"{m['base_warm'] / m['inc_warm']:6.1f}x warm   (target >= 50x)")
         print(f"ratio baseline / full:        {m['base_new'] / m['full_new']:6.1f}x new connection, "
               f"{m['base_warm'] / m['full_warm']:6.1f}x warm   (target >= 4x)")
+        print(f"ratio baseline / full 1 thread: {m['base_new'] / m['full1_new']:4.1f}x new connection, "
+              f"{m['base_warm'] / m['full1_warm']:6.1f}x warm   (schemahost.refresh_threads = 1)")
         benchlib.timed(conn, "INSERT INTO p1.posts (user_id, body) VALUES (1, 'x')")
         wi = waits_for_tenant_lock(c, conn, "SELECT * FROM schemahost_refresh_usage()")
         wf = waits_for_tenant_lock(c, conn, "SELECT * FROM schemahost_refresh_usage(full => true)")

@@ -152,6 +152,18 @@ const std::vector<OptionSpec> &option_specs()
          [](const Config &d) { return format_seconds(d.discover_interval); },
          "Time between two searches for databases with --discover; must be > 0",
          [](Config &c, const std::string &v) { c.discover_interval = parse_seconds(v); }},
+        {"event-retention", "DAYS", false, false, kAllSources,
+         [](const Config &d) { return std::to_string(d.event_retention_days); },
+         "Delete events older than DAYS days whose alerts are all delivered, failed or "
+         "cancelled, once per full pass; 0 keeps every event",
+         [](Config &c, const std::string &v) {
+             const std::string t = trim(v);
+             if (t.empty() || t.size() > 5 ||
+                 !std::all_of(t.begin(), t.end(), [](unsigned char ch) { return std::isdigit(ch); }) ||
+                 std::stoi(t) > 36500)
+                 throw InvalidValue{"must be a whole number of days from 0 to 36500"};
+             c.event_retention_days = std::stoi(t);
+         }},
         {"log-format", "FORMAT", false, false, kAllSources,
          [](const Config &d) { return std::string(to_string(d.log_format)); },
          "Log format: text, or json for one JSON object per line (ts, level, msg, fields)",
@@ -228,7 +240,8 @@ const std::vector<OptionSpec> &option_specs()
          [](Config &c, const std::string &v) { c.alerts.connect_timeout = parse_seconds(v); }},
         {"alert-batch", "N", false, false, kAllSources,
          [](const Config &d) { return std::to_string(d.alerts.batch); },
-         "Alert deliveries sent at once per pass and database, at most",
+         "Alert deliveries in flight per database, each on a thread of its own, at most "
+         "(and 200 in the whole daemon)",
          [](Config &c, const std::string &v) {
              const std::string t = trim(v);
              if (t.empty() || t.size() > 4 ||

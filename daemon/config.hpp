@@ -38,6 +38,9 @@ struct Config {
     std::string log_file; // empty: stderr
     LogLevel log_level = LogLevel::info;
     alerts::AlertOptions alerts; // --smtp-*, --operator-email, --webhook-*, --alert-*
+    // Events older than this many days whose deliveries are all finished are
+    // deleted once per full pass; 0 keeps them forever.
+    int event_retention_days = 30;
 };
 
 enum class Action { run, help, version };

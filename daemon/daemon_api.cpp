@@ -89,7 +89,7 @@ std::vector<Enforcement> DaemonApi::enforce_runtime_limits(PgConnection &conn,
         out.push_back({pg_value(res.get(), i, 0).value_or(""),
                        static_cast<int>(to_ll(res.get(), i, 1)),
                        pg_value(res.get(), i, 2).value_or(""), to_ll(res.get(), i, 3),
-                       to_ll(res.get(), i, 4)});
+                       to_ll(res.get(), i, 4), pg_value(res.get(), i, 5).value_or("")});
     return out;
 }
 
@@ -101,6 +101,15 @@ std::vector<std::string> DaemonApi::purge_expired(PgConnection &conn, const std:
     for (int i = 0; i < PQntuples(res.get()); ++i)
         out.push_back(pg_value(res.get(), i, 0).value_or(""));
     return out;
+}
+
+long long DaemonApi::delete_old_events(PgConnection &conn, const std::string &schema,
+                                       int retention_days)
+{
+    const auto res = run(conn, schema, "schemahostd_delete_old_events",
+                         "schemahost_delete_old_events($1::interval)",
+                         {fmt::format("{} days", retention_days)});
+    return to_ll(res.get(), 0, 0);
 }
 
 std::vector<ConnectionCount> DaemonApi::connection_counts(PgConnection &conn,

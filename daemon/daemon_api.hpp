@@ -16,8 +16,10 @@ struct Enforcement {
     std::string project;
     int pid = 0;
     std::string action; // cancel | terminate
-    long long limit_ms = 0;
+    long long limit_ms = 0; // 0 for reasons without a limit (project_suspended, project_dropped)
     long long duration_ms = 0;
+    // statement_timeout | idle_in_transaction_timeout | project_suspended | project_dropped
+    std::string reason;
 };
 
 struct ConnectionCount {
@@ -44,6 +46,8 @@ class DaemonApi
     int refresh_usage(PgConnection &conn, const std::string &schema, bool full);
     std::vector<Enforcement> enforce_runtime_limits(PgConnection &conn, const std::string &schema);
     std::vector<std::string> purge_expired(PgConnection &conn, const std::string &schema);
+    // schemahost_delete_old_events(retention): number of events deleted.
+    long long delete_old_events(PgConnection &conn, const std::string &schema, int retention_days);
     std::vector<ConnectionCount> connection_counts(PgConnection &conn, const std::string &schema);
 
   private:

@@ -1,5 +1,6 @@
 #include "daemon_loop.hpp"
 
+#include "alerts/alert_dispatcher.hpp"
 #include "discovery.hpp"
 #include "dsn.hpp"
 #include "exit_codes.hpp"
@@ -68,7 +69,9 @@ int DaemonLoop::run()
         wait_until(wake);
     }
 
-    log_info("schemahostd stopping", {{"reason", "signal"}});
+    // Before the connections close: no sender thread outlives the loop.
+    const std::size_t aborted = alerts::shutdown_alerts();
+    log_info("schemahostd stopping", {{"reason", "signal"}, {"alerts_aborted", aborted}});
     targets_.clear(); // closes the connections, releasing the active locks
     return kExitOk;
 }

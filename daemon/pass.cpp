@@ -46,12 +46,12 @@ PassReport run_pass(PgConnection &conn, DaemonApi &api, const std::string &schem
         step("runtime_limits", [&] {
             report.enforced = api.enforce_runtime_limits(conn, schema);
             for (const auto &e : report.enforced)
-                log_info(e.action == "cancel" ? "statement cancelled: runtime limit"
-                                              : "session terminated: idle in transaction too long",
+                log_info(enforcement_message(e),
                          {{"target", target},
                           {"project", e.project},
                           {"pid", e.pid},
                           {"action", e.action},
+                          {"reason", e.reason},
                           {"limit_ms", e.limit_ms},
                           {"duration_ms", e.duration_ms}});
         }) &&
@@ -59,6 +59,15 @@ PassReport run_pass(PgConnection &conn, DaemonApi &api, const std::string &schem
             report.purged = api.purge_expired(conn, schema);
             for (const auto &p : report.purged)
                 log_info("project purged", {{"target", target}, {"project", p}});
+        }) &&
+        step("event_retention", [&] {
+            if (!full || config.event_retention_days <= 0)
+                return;
+            report.events_deleted = api.delete_old_events(conn, schema, config.event_retention_days);
+            if (report.events_deleted > 0)
+                log_info("old events deleted", {{"target", target},
+                                                {"events", report.events_deleted},
+                                                {"retention_days", config.event_retention_days}});
         }) &&
         step("connection_counts",
              [&] { report.connections = api.connection_counts(conn, schema); }) &&
@@ -69,6 +78,20 @@ PassReport run_pass(PgConnection &conn, DaemonApi &api, const std::string &schem
         });
     (void)go;
     return report;
+}
+
+const char *enforcement_message(const Enforcement &e)
+{
+    if (e.reason == "project_suspended")
+        return "session terminated: project suspended";
+    if (e.reason == "project_dropped")
+        return "session terminated: project dropped";
+    if (e.reason == "idle_in_transaction_timeout")
+        return "session terminated: idle in transaction too long";
+    if (e.reason == "statement_timeout")
+        return "statement cancelled: runtime limit";
+    return e.action == "cancel" ? "statement cancelled: runtime limit"
+                                : "session terminated: runtime limit";
 }
 
 std::string summarize(const PassReport &r)

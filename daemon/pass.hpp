@@ -3,8 +3,10 @@
 // every step either done or not done, never half done):
 //
 //   1. schemahost_refresh_usage(full)      usage, quota transitions, cancel writers over quota
-//   2. schemahost_enforce_runtime_limits() statement / idle-in-transaction limits
+//   2. schemahost_enforce_runtime_limits() statement / idle-in-transaction limits, sessions
+//                                          of suspended and dropped projects
 //   3. schemahost_purge_expired()          projects whose drop grace is over
+//      schemahost_delete_old_events()      full passes: events past --event-retention
 //   4. schemahost_connection_counts()      sessions per project (reported)
 //   5. alert delivery (alerts::deliver_alerts), always last
 //
@@ -36,6 +38,7 @@ struct PassReport {
     int measured = -1;      // -1: refresh not run
     std::vector<Enforcement> enforced;
     std::vector<std::string> purged;
+    long long events_deleted = 0; // full passes only (--event-retention)
     std::vector<ConnectionCount> connections;
     alerts::PassStats alerts;
     std::vector<StepFailure> failures;
@@ -49,6 +52,9 @@ struct PassReport {
 PassReport run_pass(PgConnection &conn, DaemonApi &api, const std::string &schema,
                     const Config &config, bool full, const std::string &target,
                     const std::function<bool()> &stop);
+
+// The log message of one enforcement of schemahost_enforce_runtime_limits().
+const char *enforcement_message(const Enforcement &e);
 
 // "full pass: 12 projects measured, 1 runtime limit enforced, 0 purged,
 // 3 sessions in 2 projects, 0 alerts sent" (+ "; failed: step: error" ...)

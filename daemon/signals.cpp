@@ -96,6 +96,20 @@ timespec timeout_until(Clock::time_point deadline)
     return timeout;
 }
 
+// ppoll() with our signals unblocked for the wait only. Negative fds are
+// ignored (none at all: a plain sleep).
+Wake poll_until(pollfd *fds, std::size_t count, Clock::time_point deadline)
+{
+    const timespec timeout = timeout_until(deadline);
+    const int rc = ppoll(fds, count, &timeout, g_installed ? &g_wait_mask : nullptr);
+    if (rc < 0) {
+        if (errno == EINTR)
+            return Wake::signal;
+        throw std::system_error(errno, std::generic_category(), "ppoll");
+    }
+    return rc == 0 ? Wake::timeout : Wake::ready;
+}
+
 } // namespace
 
 Wake wait_readable(const std::vector<int> &fds, Clock::time_point deadline,
@@ -107,38 +121,19 @@ Wake wait_readable(const std::vector<int> &fds, Clock::time_point deadline,
         pfds[i].fd = fds[i];
         pfds[i].events = POLLIN;
     }
-    const timespec timeout = timeout_until(deadline);
-    const int rc = ppoll(pfds.data(), pfds.size(), &timeout, g_installed ? &g_wait_mask : nullptr);
-    if (rc < 0) {
-        if (errno == EINTR)
-            return Wake::signal;
-        throw std::system_error(errno, std::generic_category(), "ppoll");
-    }
-    for (std::size_t i = 0; i < fds.size(); ++i)
-        ready[i] = fds[i] >= 0 && pfds[i].revents != 0;
-    return rc == 0 ? Wake::timeout : Wake::ready;
+    const Wake wake = poll_until(pfds.data(), pfds.size(), deadline);
+    if (wake == Wake::ready)
+        for (std::size_t i = 0; i < fds.size(); ++i)
+            ready[i] = fds[i] >= 0 && pfds[i].revents != 0;
+    return wake;
 }
 
 Wake wait(int fd, short events, Clock::time_point deadline)
 {
-    const auto now = Clock::now();
-    const auto left = deadline > now ? deadline - now : Clock::duration::zero();
-    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(left);
-    const auto nsecs = std::chrono::duration_cast<std::chrono::nanoseconds>(left - secs);
-    timespec timeout{};
-    timeout.tv_sec = static_cast<time_t>(secs.count());
-    timeout.tv_nsec = static_cast<long>(nsecs.count());
-
     pollfd pfd{};
     pfd.fd = fd; // poll ignores negative fds: a plain sleep
     pfd.events = events;
-    const int rc = ppoll(&pfd, 1, &timeout, g_installed ? &g_wait_mask : nullptr);
-    if (rc < 0) {
-        if (errno == EINTR)
-            return Wake::signal;
-        throw std::system_error(errno, std::generic_category(), "ppoll");
-    }
-    return rc == 0 ? Wake::timeout : Wake::ready;
+    return poll_until(&pfd, 1, deadline);
 }
 
 } // namespace schemahostd::signals

@@ -102,7 +102,8 @@ void Target::log_report(const PassReport &report, Clock::time_point start)
         if (step_errors_.should_log(f.step, f.error, now))
             log_error("pass step failed", {{"target", label_}, {"step", f.step}, {"error", f.error}});
     for (const char *step :
-         {"refresh_usage", "runtime_limits", "purge_expired", "connection_counts", "alerts"}) {
+         {"refresh_usage", "runtime_limits", "purge_expired", "event_retention", "connection_counts",
+          "alerts"}) {
         const bool failed = std::any_of(report.failures.begin(), report.failures.end(),
                                         [&](const StepFailure &f) { return f.step == step; });
         if (!failed && !report.interrupted && step_errors_.recovered(step))

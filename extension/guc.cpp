@@ -13,6 +13,7 @@ char *drop_grace = nullptr;
 int warn_percent = 80;
 int release_percent = 95;
 int max_projects = 20000;
+int refresh_threads = 4;
 int default_statement_timeout = 300000;
 int default_idle_in_transaction_timeout = 60000;
 
@@ -50,6 +51,13 @@ void define_gucs()
                             "Usage, in percent of the storage quota, below which an over project may "
                             "write again.",
                             nullptr, &guc::release_percent, 95, 50, 99, PGC_SUSET, 0, nullptr,
+                            nullptr, nullptr);
+    // Helper threads of a full usage refresh (extension/usage_measure.cpp):
+    // 1 keeps the backend single-threaded.
+    DefineCustomIntVariable("schemahost.refresh_threads",
+                            "Threads (the backend's included) that read file sizes during a full "
+                            "usage refresh; 1 uses no helper thread.",
+                            nullptr, &guc::refresh_threads, 4, 1, 8, PGC_SUSET, 0, nullptr,
                             nullptr, nullptr);
     // Runtime limits of project sessions, enforced by schemahostd (a tenant
     // can lift its own statement_timeout, not these).

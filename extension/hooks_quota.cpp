@@ -13,6 +13,8 @@
 //                            VACUUM FULL, REINDEX; temp tables of tenants
 //   object_access_hook       any new relation of an over project (safety net);
 //                            large objects of tenants
+//   ProcessUtility_hook      also: ALTER ROLE / ALTER ROLE SET / ALTER ROLE
+//                            RENAME by a project's role
 #include "quota.hpp"
 
 #include "entry.hpp"
@@ -144,6 +146,22 @@ void check_create(RangeVar *rv)
     check_namespace(nsp);
 }
 
+// PostgreSQL lets every role change its own password and its own role-level
+// defaults (ALTER ROLE CURRENT_USER PASSWORD / SET ...), and rename itself
+// with CREATEROLE. A project's role is managed by the operator: the password
+// must stay what reset_project_password() issued, the defaults what the
+// operator set, and the name the project's name.
+void refuse_role_change()
+{
+    ProjectSnapshot p;
+    if (!role_project(&p, false))
+        return;
+    throw Error("42501", std::string("project \"") + p.name + "\" may not alter roles")
+        .detail("Passwords, settings and names of project roles are managed by the operator.")
+        .hint(std::string("Ask the operator: reset_project_password('") + p.name +
+              "') issues a new password. Use SET for the settings of a session.");
+}
+
 bool alter_table_grows(const AlterTableStmt *s)
 {
     for (int i = 0; i < list_length(s->cmds); i++) {
@@ -242,6 +260,11 @@ void check_utility(Node *stmt)
         }
         break;
     }
+    case T_AlterRoleStmt:    // ALTER ROLE ... PASSWORD / VALID UNTIL / CONNECTION LIMIT ...
+    case T_AlterRoleSetStmt: // ALTER ROLE ... [IN DATABASE ...] SET / RESET
+    case T_RenameStmt:       // only OBJECT_ROLE gets here (utility_checked())
+        refuse_role_change();
+        break;
     case T_ReindexStmt: {
         ReindexStmt *s = reinterpret_cast<ReindexStmt *>(stmt);
         if (s->kind == REINDEX_OBJECT_INDEX || s->kind == REINDEX_OBJECT_TABLE) {
@@ -260,17 +283,27 @@ void check_utility(Node *stmt)
     }
 }
 
+// Whether a range-table entry may grow its relation: INSERT, or UPDATE of at
+// least one column. SELECT ... FOR UPDATE/SHARE also requires ACL_UPDATE but
+// updates no column; DELETE and MERGE with only DELETE actions do not grow a
+// file either (their space is reused or truncated by VACUUM, which the
+// next full refresh, or any refresh of a project that is not ok, measures).
+inline bool grows(const RangeTblEntry *rte)
+{
+    AclMode perms = rte->requiredPerms;
+    return rte->rtekind == RTE_RELATION &&
+           ((perms & ACL_INSERT) != 0 ||
+            ((perms & ACL_UPDATE) != 0 && !bms_is_empty(rte->updatedCols)));
+}
+
 // Runs on every executor start (SELECT included): a plain C scan of the range
-// table, no call that can fail and no allocation, decides whether there is
-// anything to look at.
+// table, no call that can fail, no allocation and no syscache access, decides
+// whether there is anything to look at.
 bool may_write(List *rtable)
 {
-    for (int i = 0; i < list_length(rtable); i++) {
-        const RangeTblEntry *rte = static_cast<const RangeTblEntry *>(list_nth(rtable, i));
-        if (rte->rtekind == RTE_RELATION &&
-            (rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) != 0)
+    for (int i = 0; i < list_length(rtable); i++)
+        if (grows(static_cast<const RangeTblEntry *>(list_nth(rtable, i))))
             return true;
-    }
     return false;
 }
 
@@ -282,27 +315,26 @@ bool refused_range_table(List *rtable, ProjectSnapshot *over)
 {
     for (int i = 0; i < list_length(rtable); i++) {
         const RangeTblEntry *rte = static_cast<const RangeTblEntry *>(list_nth(rtable, i));
-        if (rte->rtekind != RTE_RELATION)
-            continue;
-        AclMode perms = rte->requiredPerms;
-        // SELECT ... FOR UPDATE/SHARE also requires ACL_UPDATE, but updates no
-        // column: it does not grow the relation and stays allowed.
-        bool grows = (perms & ACL_INSERT) != 0 ||
-                     ((perms & ACL_UPDATE) != 0 && !bms_is_empty(rte->updatedCols));
-        if (!grows && (perms & ACL_DELETE) == 0)
+        if (!grows(rte))
             continue;
         Oid nsp = get_rel_namespace(rte->relid);
-        if (shmem::lookup_namespace(nsp, over, true) && grows && over->state == shmem::kOver)
+        if (shmem::lookup_namespace(nsp, over, true) && over->state == shmem::kOver)
             return true;
     }
     return false;
 }
 
 // Utility commands the pre-check looks at (plain C filter: BEGIN, SET, ...
-// never enter the C++ side).
-bool utility_may_grow(const Node *stmt)
+// never enter the C++ side): those that may grow a project, and those that
+// change a role.
+bool utility_checked(const Node *stmt)
 {
     switch (nodeTag(stmt)) {
+    case T_AlterRoleStmt:
+    case T_AlterRoleSetStmt:
+        return true;
+    case T_RenameStmt:
+        return reinterpret_cast<const RenameStmt *>(stmt)->renameType == OBJECT_ROLE;
     case T_CreateStmt:
     case T_CreateTableAsStmt:
     case T_CreateSeqStmt:
@@ -411,7 +443,7 @@ static void sh_quota_process_utility(PlannedStmt *pstmt, const char *query_strin
     bool ready = schemahost::shmem::ready();
     // Decided before running it: the statement's memory may not outlive it.
     bool mark_after = ready && schemahost::quota::utility_may_change_size(stmt);
-    if (ready && schemahost::quota::utility_may_grow(stmt))
+    if (ready && schemahost::quota::utility_checked(stmt))
         schemahost::entry([stmt] { schemahost::quota::check_utility(stmt); });
     // Called outside entry(): the command runs in a plain C frame.
     if (schemahost::quota::prev_utility)

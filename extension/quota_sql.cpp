@@ -68,7 +68,7 @@ SH_FUNCTION(schemahost_quota_publish)
     const sh::shmem::ProjectUpdate *u = updates.data();
     int count = static_cast<int>(n);
     int failed = sh::pg_call([=] { return sh::shmem::publish(u, count, complete); });
-    sh::pg_call([=] { sh::shmem::persist_if_needed(persist); });
+    sh::pg_call([=] { sh::shmem::request_persist(persist); });
     PG_RETURN_INT32(failed);
 }
 
@@ -82,7 +82,7 @@ SH_FUNCTION(schemahost_quota_forget)
     int n = static_cast<int>(nsps.size());
     sh::pg_call([=] {
         sh::shmem::forget(p, n);
-        sh::shmem::persist_if_needed(false);
+        sh::shmem::request_persist(false);
     });
     PG_RETURN_VOID();
 }

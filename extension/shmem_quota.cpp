@@ -6,6 +6,8 @@
 // blocked project stay blocked across a restart: it is rewritten atomically
 // (write, fsync, durable_rename) on every change that matters for
 // enforcement, and loaded by the postmaster when it creates shared memory.
+// Changes are made at once and undone if their transaction aborts (see
+// "Transactions" below); the file is written at commit.
 #include "shmem_quota.hpp"
 
 #include "entry.hpp"
@@ -13,6 +15,8 @@
 #include "pg.hpp"
 
 extern "C" {
+#include "access/xact.h"
+#include "common/file_perm.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -142,9 +146,19 @@ bool upsert_locked(Oid db, Oid nsp, Oid role, int32 state, int64 used, int64 quo
 {
     Key k = make_key(db, nsp);
     bool found = false;
-    NspEntry *e = static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_ENTER_NULL, &found));
-    if (!e)
-        return false;
+    NspEntry *e = static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_FIND, nullptr));
+    if (e) {
+        found = true;
+    } else {
+        // A fixed limit, not "whatever shared memory is left": the refresh
+        // reports what does not fit, and the result must not depend on the
+        // other users of the spare shared memory.
+        if (hash_get_num_entries(by_nsp) >= guc::max_projects)
+            return false;
+        e = static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_ENTER_NULL, &found));
+        if (!e)
+            return false;
+    }
     if (!found) {
         pg_atomic_init_u32(&e->written, 0);
         e->role = InvalidOid;
@@ -175,6 +189,237 @@ bool upsert_locked(Oid db, Oid nsp, Oid role, int32 state, int64 used, int64 quo
         r->nsp = nsp;
     }
     return true;
+}
+
+// ---------------------------------------------------------------------------
+// Transactions.
+//
+// Shared memory is not transactional. publish(), forget() and take_dirty()
+// change it at once, so the transaction that makes a change sees it (a quota
+// lowered, then the next INSERT of the same transaction is refused), and
+// they record here how to undo it. When the transaction or a subtransaction
+// aborts, the abort callback puts every entry it changed back as it was,
+// unless another backend changed that entry meanwhile (its newer value
+// stays), sets the written flags it took again, and forgets a "primed" it
+// set. The state file is written only at commit. The log is backend-local,
+// in TopTransactionContext; the callbacks are plain C that cannot fail (an
+// error in a commit callback would be a PANIC).
+
+struct Image {
+    bool present;
+    Oid role;
+    int32 state;
+    int64 used;
+    int64 quota;
+    char name[NAMEDATALEN];
+};
+
+enum UndoKind : int32 { kUndoEntry, kUndoReflag, kUndoPrimed, kPersistAtCommit };
+
+struct UndoRecord {
+    int32 kind;
+    int level;    // GetCurrentTransactionNestLevel() of the change
+    Oid nsp;      // kUndoEntry
+    Image before; // kUndoEntry
+    Image after;  // kUndoEntry
+    Oid *nsps;    // kUndoReflag: written flags to set again
+    int nnsps;
+    bool force; // kPersistAtCommit
+};
+
+UndoRecord *undo_log = nullptr;
+int undo_len = 0;
+int undo_cap = 0;
+bool callbacks_registered = false;
+
+void persist_nothrow(bool force);
+
+Image image_of(const NspEntry *e)
+{
+    Image im;
+    memset(&im, 0, sizeof(im));
+    if (e) {
+        im.present = true;
+        im.role = e->role;
+        im.state = e->state;
+        im.used = e->used;
+        im.quota = e->quota;
+        memcpy(im.name, e->name, NAMEDATALEN);
+    }
+    return im;
+}
+
+bool same_image(const Image &a, const Image &b)
+{
+    if (a.present != b.present)
+        return false;
+    return !a.present || (a.role == b.role && a.state == b.state && a.used == b.used &&
+                          a.quota == b.quota && strcmp(a.name, b.name) == 0);
+}
+
+NspEntry *find_locked(Oid nsp)
+{
+    Key k = make_key(MyDatabaseId, nsp);
+    return static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_FIND, nullptr));
+}
+
+void mark_file_stale(bool urgent)
+{
+    pg_atomic_write_u32(&header->file_stale, 1);
+    if (urgent)
+        pg_atomic_write_u32(&header->file_urgent, 1);
+}
+
+// Undoes records [from, undo_len) in reverse order and drops them. Caller
+// holds header->lock exclusively. Cannot fail.
+void undo_locked(int from)
+{
+    bool changed = false, urgent = false;
+    for (int i = undo_len - 1; i >= from; i--) {
+        const UndoRecord &r = undo_log[i];
+        switch (r.kind) {
+        case kUndoEntry: {
+            NspEntry *e = find_locked(r.nsp);
+            Image now = image_of(e);
+            if (!same_image(now, r.after))
+                break; // changed by someone else since: theirs is newer
+            if (r.before.present) {
+                bool c = false, u = false;
+                upsert_locked(MyDatabaseId, r.nsp, r.before.role, r.before.state, r.before.used,
+                              r.before.quota, r.before.name, &c, &u);
+            } else if (e) {
+                remove_role_mapping_locked(MyDatabaseId, e->role, r.nsp);
+                Key k = e->key;
+                hash_search(by_nsp, &k, HASH_REMOVE, nullptr);
+            }
+            changed = true;
+            if ((r.before.present && r.before.state != kOk) ||
+                (r.after.present && r.after.state != kOk))
+                urgent = true;
+            break;
+        }
+        case kUndoReflag:
+            for (int j = 0; j < r.nnsps; j++) {
+                NspEntry *e = find_locked(r.nsps[j]);
+                if (e)
+                    pg_atomic_write_u32(&e->written, 1);
+            }
+            break;
+        case kUndoPrimed:
+            for (int j = 0; j < header->nprimed; j++)
+                if (header->primed[j] == MyDatabaseId) {
+                    header->primed[j] = header->primed[--header->nprimed];
+                    break;
+                }
+            break;
+        default:
+            break;
+        }
+    }
+    undo_len = from;
+    // Another commit may have written our changes into the state file.
+    if (changed)
+        mark_file_stale(urgent);
+}
+
+void reset_undo()
+{
+    undo_log = nullptr; // freed with TopTransactionContext
+    undo_len = 0;
+    undo_cap = 0;
+}
+
+void xact_callback(XactEvent event, void *arg)
+{
+    switch (event) {
+    case XACT_EVENT_PRE_PREPARE:
+        if (undo_len > 0)
+            ereport(ERROR,
+                    (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                     errmsg("cannot PREPARE a transaction that changed the schemahost quota table"),
+                     errhint("Run quota changes and schemahost_refresh_usage() outside two-phase "
+                             "transactions.")));
+        break;
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT: {
+        bool persist = false, force = false;
+        for (int i = 0; i < undo_len; i++)
+            if (undo_log[i].kind == kPersistAtCommit) {
+                persist = true;
+                force = force || undo_log[i].force;
+            }
+        reset_undo();
+        if (persist && ready())
+            persist_nothrow(force);
+        break;
+    }
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+        if (undo_len > 0 && ready()) {
+            LWLockAcquire(header->lock, LW_EXCLUSIVE);
+            undo_locked(0);
+            LWLockRelease(header->lock);
+        }
+        reset_undo();
+        break;
+    case XACT_EVENT_PREPARE:
+        reset_undo();
+        break;
+    default:
+        break;
+    }
+}
+
+void subxact_callback(SubXactEvent event, SubTransactionId mine, SubTransactionId parent, void *arg)
+{
+    if (undo_len == 0)
+        return;
+    // Still the subtransaction's own level in both callbacks. The records of
+    // this level and deeper are a suffix of the log.
+    int level = GetCurrentTransactionNestLevel();
+    int from = undo_len;
+    while (from > 0 && undo_log[from - 1].level >= level)
+        from--;
+    if (from == undo_len)
+        return;
+    if (event == SUBXACT_EVENT_COMMIT_SUB) {
+        for (int i = from; i < undo_len; i++)
+            undo_log[i].level = level - 1;
+    } else if (event == SUBXACT_EVENT_ABORT_SUB && ready()) {
+        LWLockAcquire(header->lock, LW_EXCLUSIVE);
+        undo_locked(from);
+        LWLockRelease(header->lock);
+    }
+}
+
+// Makes room for n more records. May ereport (palloc, first registration):
+// call before taking the lock, through pg_call().
+void undo_reserve(int n)
+{
+    if (!callbacks_registered) {
+        RegisterXactCallback(xact_callback, nullptr);
+        RegisterSubXactCallback(subxact_callback, nullptr);
+        callbacks_registered = true;
+    }
+    if (undo_len + n <= undo_cap)
+        return;
+    int cap = Max(Max(undo_cap * 2, undo_len + n), 64);
+    Size bytes = sizeof(UndoRecord) * static_cast<Size>(cap);
+    if (undo_log)
+        undo_log = static_cast<UndoRecord *>(repalloc_huge(undo_log, bytes));
+    else
+        undo_log = static_cast<UndoRecord *>(MemoryContextAllocHuge(TopTransactionContext, bytes));
+    undo_cap = cap;
+}
+
+// Only after undo_reserve(); never fails.
+UndoRecord *undo_push(int32 kind)
+{
+    UndoRecord *r = &undo_log[undo_len++];
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    r->level = GetCurrentTransactionNestLevel();
+    return r;
 }
 
 // oid_cmp from utils/builtins.h compares Oids for qsort/bsearch.
@@ -347,8 +592,10 @@ int publish(const ProjectUpdate *updates, int n, bool complete)
         return 0;
     int failed = 0;
     bool changed = false, urgent = false;
-    // Sorted copy of the namespaces for the "complete" sweep (allocated
-    // before taking the lock: palloc may fail).
+    // Everything that may fail comes before the lock: the sorted copy of the
+    // namespaces for the "complete" sweep, and room in the undo log for every
+    // entry this may change (the sweep stops when the room is used up; what
+    // it leaves is removed by the next full refresh).
     Oid *sorted = nullptr;
     if (complete && n > 0) {
         sorted = static_cast<Oid *>(palloc(sizeof(Oid) * n));
@@ -356,12 +603,25 @@ int publish(const ProjectUpdate *updates, int n, bool complete)
             sorted[i] = updates[i].nsp;
         qsort(sorted, n, sizeof(Oid), oid_cmp);
     }
+    long sweep_room = complete ? hash_get_num_entries(by_nsp) + 64 : 0;
+    undo_reserve(n + static_cast<int>(sweep_room) + 1);
+    int room = undo_cap - undo_len;
+
     LWLockAcquire(header->lock, LW_EXCLUSIVE);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && room > 1; i++) {
         const ProjectUpdate &u = updates[i];
+        Image before = image_of(find_locked(u.nsp));
         if (!upsert_locked(MyDatabaseId, u.nsp, u.role, u.state, u.used, u.quota, u.name, &changed,
                            &urgent))
             failed++;
+        Image after = image_of(find_locked(u.nsp));
+        if (!same_image(before, after)) {
+            UndoRecord *r = undo_push(kUndoEntry);
+            r->nsp = u.nsp;
+            r->before = before;
+            r->after = after;
+            room--;
+        }
     }
     if (complete) {
         HASH_SEQ_STATUS seq;
@@ -372,6 +632,12 @@ int publish(const ProjectUpdate *updates, int n, bool complete)
                 continue;
             if (sorted && bsearch(&e->key.oid, sorted, n, sizeof(Oid), oid_cmp) != nullptr)
                 continue;
+            if (room <= 1)
+                continue; // no room to undo it: left for the next full refresh
+            UndoRecord *r = undo_push(kUndoEntry);
+            r->nsp = e->key.oid;
+            r->before = image_of(e);
+            room--;
             remove_role_mapping_locked(e->key.db, e->role, e->key.oid);
             changed = true;
             if (e->state != kOk)
@@ -379,16 +645,16 @@ int publish(const ProjectUpdate *updates, int n, bool complete)
             Key k = e->key;
             hash_search(by_nsp, &k, HASH_REMOVE, nullptr); // removing the current entry is allowed
         }
-        if (failed == 0)
+        if (failed == 0 && !db_primed_locked(MyDatabaseId)) {
             set_primed_locked(MyDatabaseId);
+            undo_push(kUndoPrimed);
+        }
     }
     LWLockRelease(header->lock);
     if (sorted)
         pfree(sorted);
     if (changed)
-        pg_atomic_write_u32(&header->file_stale, 1);
-    if (urgent)
-        pg_atomic_write_u32(&header->file_urgent, 1);
+        mark_file_stale(urgent);
     return failed;
 }
 
@@ -396,24 +662,26 @@ void forget(const Oid *nsps, int n)
 {
     if (!ready())
         return;
+    undo_reserve(n);
     bool removed = false, urgent = false;
     LWLockAcquire(header->lock, LW_EXCLUSIVE);
     for (int i = 0; i < n; i++) {
-        Key k = make_key(MyDatabaseId, nsps[i]);
-        NspEntry *e = static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_FIND, nullptr));
+        NspEntry *e = find_locked(nsps[i]);
         if (!e)
             continue;
+        UndoRecord *r = undo_push(kUndoEntry);
+        r->nsp = nsps[i];
+        r->before = image_of(e);
         remove_role_mapping_locked(MyDatabaseId, e->role, nsps[i]);
         if (e->state != kOk)
             urgent = true;
+        Key k = e->key;
         hash_search(by_nsp, &k, HASH_REMOVE, nullptr);
         removed = true;
     }
     LWLockRelease(header->lock);
     if (removed)
-        pg_atomic_write_u32(&header->file_stale, 1);
-    if (urgent)
-        pg_atomic_write_u32(&header->file_urgent, 1);
+        mark_file_stale(urgent);
 }
 
 bool take_dirty(Oid **nsps, int *n)
@@ -422,15 +690,20 @@ bool take_dirty(Oid **nsps, int *n)
     *n = 0;
     if (!ready())
         return false;
-    // Allocate before taking the lock: palloc may fail.
+    // Allocate before taking the lock: palloc may fail. The array is also
+    // the undo record (flags set again if the refresh aborts), so it lives
+    // as long as the transaction.
     int cap = guc::max_projects;
-    Oid *out = static_cast<Oid *>(palloc(sizeof(Oid) * cap));
+    Oid *out = static_cast<Oid *>(MemoryContextAllocHuge(TopTransactionContext, sizeof(Oid) * cap));
+    undo_reserve(1);
     int count = 0;
+    int taken = 0;
     LWLockAcquire(header->lock, LW_SHARED);
     bool primed = db_primed_locked(MyDatabaseId);
     {
         // Flags are cleared even when not primed: a full refresh follows,
-        // and a write after this point flags the project again.
+        // and a write after this point flags the project again. The taken
+        // ones come first in out[], the others (not ok) after them.
         HASH_SEQ_STATUS seq;
         hash_seq_init(&seq, by_nsp);
         NspEntry *e;
@@ -439,13 +712,24 @@ bool take_dirty(Oid **nsps, int *n)
                 continue;
             bool written =
                 pg_atomic_read_u32(&e->written) != 0 && pg_atomic_exchange_u32(&e->written, 0) != 0;
-            if (primed && (written || e->state != kOk) && count < cap)
+            if (count >= cap)
+                continue;
+            if (written) {
+                if (count > taken)
+                    out[count] = out[taken];
+                out[taken++] = e->key.oid;
+                count++;
+            } else if (e->state != kOk) {
                 out[count++] = e->key.oid;
+            }
         }
     }
+    UndoRecord *r = undo_push(kUndoReflag);
+    r->nsps = out;
+    r->nnsps = taken;
     LWLockRelease(header->lock);
     *nsps = out;
-    *n = count;
+    *n = primed ? count : 0;
     return primed;
 }
 
@@ -476,22 +760,43 @@ int snapshot_all(ProjectSnapshot **out, bool **written)
     return count;
 }
 
-void persist_if_needed(bool force)
+void request_persist(bool force)
 {
     if (!ready())
         return;
+    undo_reserve(1);
+    undo_push(kPersistAtCommit)->force = force;
+}
+
+namespace
+{
+
+// Rewrites the state file when needed; runs in the commit callback, so it
+// cannot ereport(ERROR): plain system calls, memory that may be missing, and
+// a WARNING (the file stays marked out of date, the next commit that
+// publishes tries again) when anything fails.
+void persist_nothrow(bool force)
+{
     bool urgent = pg_atomic_read_u32(&header->file_urgent) != 0;
     bool stale = pg_atomic_read_u32(&header->file_stale) != 0;
     if (!urgent && !(force && stale))
         return;
 
+    long cap = guc::max_projects;
+    FileRecord *recs = static_cast<FileRecord *>(
+        MemoryContextAllocExtended(TopMemoryContext, sizeof(FileRecord) * cap,
+                                   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM | MCXT_ALLOC_ZERO));
+    if (!recs) {
+        ereport(WARNING,
+                (errcode(ERRCODE_OUT_OF_MEMORY),
+                 errmsg("could not write the schemahost quota state file: out of memory")));
+        return;
+    }
+
     LWLockAcquire(header->file_lock, LW_EXCLUSIVE);
     // Clear before the snapshot: a change made after it sets them again.
     pg_atomic_write_u32(&header->file_urgent, 0);
     pg_atomic_write_u32(&header->file_stale, 0);
-
-    long cap = guc::max_projects;
-    FileRecord *recs = static_cast<FileRecord *>(palloc0(sizeof(FileRecord) * cap));
     uint32 count = 0;
     LWLockAcquire(header->lock, LW_SHARED);
     HASH_SEQ_STATUS seq;
@@ -511,27 +816,52 @@ void persist_if_needed(bool force)
     }
     LWLockRelease(header->lock);
 
-    int fd = OpenTransientFile(kStateTemp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+    // Plain open/write/fsync/rename (the backend's cwd is the data
+    // directory): fd.c's helpers may raise an ERROR, which here would PANIC.
+    const char *failed = nullptr;
+    int fd = open(kStateTemp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY, pg_file_create_mode);
     if (fd < 0) {
-        pg_atomic_write_u32(&header->file_urgent, 1);
-        ereport(ERROR,
-                (errcode_for_file_access(), errmsg("could not create \"%s\": %m", kStateTemp)));
-    }
-    uint32 head[2] = {kFileMagic, count};
-    size_t body = sizeof(FileRecord) * count;
-    if (write(fd, head, sizeof(head)) != (ssize_t)sizeof(head) ||
-        (body > 0 && write(fd, recs, body) != (ssize_t)body) || pg_fsync(fd) != 0) {
+        failed = "create";
+    } else {
+        uint32 head[2] = {kFileMagic, count};
+        size_t body = sizeof(FileRecord) * count;
+        if (write(fd, head, sizeof(head)) != (ssize_t)sizeof(head) ||
+            (body > 0 && write(fd, recs, body) != (ssize_t)body))
+            failed = "write";
+        else if (pg_fsync(fd) != 0)
+            failed = "fsync";
         int save = errno;
-        CloseTransientFile(fd);
+        close(fd);
         errno = save;
-        pg_atomic_write_u32(&header->file_urgent, 1);
-        ereport(ERROR,
-                (errcode_for_file_access(), errmsg("could not write \"%s\": %m", kStateTemp)));
+        if (!failed && rename(kStateTemp, kStateFile) != 0)
+            failed = "rename";
+        if (!failed) {
+            int dfd = open(".", O_RDONLY | PG_BINARY, 0);
+            if (dfd < 0 || pg_fsync(dfd) != 0)
+                failed = "fsync the data directory after renaming";
+            save = errno;
+            if (dfd >= 0)
+                close(dfd);
+            errno = save;
+        }
     }
-    CloseTransientFile(fd);
-    durable_rename(kStateTemp, kStateFile, ERROR);
+    int err = errno;
+    if (failed) {
+        pg_atomic_write_u32(&header->file_stale, 1);
+        pg_atomic_write_u32(&header->file_urgent, 1);
+    }
     LWLockRelease(header->file_lock);
     pfree(recs);
+    errno = err;
+    if (failed)
+        ereport(WARNING,
+                (errcode_for_file_access(),
+                 errmsg("could not %s schemahost quota state file \"%s\": %m", failed, kStateFile),
+                 errdetail("Quota states changed since the last successful write would "
+                           "be lost at a restart until the next full refresh."),
+                 errhint("The next refresh tries again; check the data directory.")));
 }
+
+} // namespace
 
 } // namespace schemahost::shmem

@@ -55,6 +55,12 @@ bool ready();
 bool lookup_namespace(Oid nsp, ProjectSnapshot *out, bool mark_written);
 bool lookup_role(Oid role, ProjectSnapshot *out, bool mark_written);
 
+// Transactions: publish(), forget() and take_dirty() change shared memory at
+// once (the current transaction sees the change) and are undone if the
+// transaction or subtransaction that made them aborts, unless another backend
+// changed the same entry since. The state file is written at commit. All may
+// ereport (palloc, before any change): call them through pg_call().
+
 // Inserts or updates the entries of the current database; returns how many did
 // not fit (schemahost.max_projects). When complete, entries of the current
 // database that are not in updates are removed and the database counts as
@@ -65,20 +71,21 @@ int publish(const ProjectUpdate *updates, int n, bool complete);
 void forget(const Oid *nsps, int n);
 
 // Namespaces of the current database that were written since the last call, or
-// are not ok; clears the written flags. Returns false (and nothing, but the
-// flags are cleared all the same) when the database is not primed yet: the
-// caller must do a full refresh.
-// Allocates the result with palloc in the current memory context.
+// are not ok; clears the written flags (set again if the transaction aborts).
+// Returns false (and nothing, but the flags are cleared all the same) when the
+// database is not primed yet: the caller must do a full refresh.
+// The result is allocated in TopTransactionContext.
 bool take_dirty(Oid **nsps, int *n);
 
 // Snapshot of every entry of the current database (palloc'd), for tests.
 int snapshot_all(ProjectSnapshot **out, bool **written);
 
-// Rewrites the state file when a change that matters for blocking is not on
-// disk yet (a state that is or was not ok); with force, also when any other
-// entry was added, removed or changed its role (the refresh passes force, so
-// new projects reach the file within one refresh interval). Usage numbers
-// alone never cause a rewrite: the first refresh after a start is full.
-void persist_if_needed(bool force);
+// At commit, rewrite the state file when a change that matters for blocking
+// is not on disk yet (a state that is or was not ok); with force, also when
+// any other entry was added, removed or changed its role (the refresh passes
+// force, so new projects reach the file within one refresh interval). Usage
+// numbers alone never cause a rewrite: the first refresh after a start is
+// full. A failure to write is a WARNING at commit, retried by the next one.
+void request_persist(bool force);
 
 } // namespace schemahost::shmem

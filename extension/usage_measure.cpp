@@ -3,19 +3,24 @@
 //   schemahost._usage_measure(nsps oid[], full boolean)
 //       RETURNS TABLE(nsp oid, bytes bigint)
 //
-// pg_class is read with a plain catalog heap scan (AccessShareLock on pg_class
-// only): no lock is ever taken on a user relation, so a measurement never
-// queues behind a tenant's DDL or blocks it. Each relation with storage of the
+// pg_class is read with a plain catalog heap scan, or for an incremental
+// refresh of a few projects through pg_depend, pg_index and the syscache
+// (AccessShareLock on those catalogs only): no lock is ever taken on a user
+// relation, so a measurement never queues behind a tenant's DDL or blocks it.
+// Each relation with storage of the
 // given schemas (tables, indexes, sequences, materialized views, and the TOAST
 // table and TOAST index of each) is charged to the schema it is in *now*, by
 // its current relfilenode: SET SCHEMA, OWNER TO and every rewrite (VACUUM
 // FULL, CLUSTER, REINDEX, TRUNCATE, ALTER TABLE) are accounted for as they are.
 //
-// Sizes: the incremental mode stat()s each fork (main, fsm, vm, init) and
-// segment of each relation; the full mode reads the database directory once
-// and sums every file by relfilenode, which is cheaper than probing forks
-// that do not exist when most relations are measured.
+// Sizes: the incremental mode stat()s the forks each relation kind can have
+// (main, fsm, vm, init) and their segments; the full mode reads the database
+// directory once and sums every existing file by relfilenode (one fstatat
+// each, no probe of a fork that does not exist), which is cheaper when most
+// relations are measured; its fstatat() calls are spread over a few helper
+// threads under strict rules (see stat_chunks()).
 #include "entry.hpp"
+#include "guc.hpp"
 #include "quota_arrays.hpp"
 
 extern "C" {
@@ -25,6 +30,7 @@ extern "C" {
 #include "access/table.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
 #include "common/relpath.h"
@@ -35,13 +41,14 @@ extern "C" {
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -91,6 +98,101 @@ template <typename F> void scan_catalog(Oid catalog, Oid index, ScanKeyData *key
         systable_endscan(scan);
         table_close(rel, AccessShareLock);
     });
+}
+
+// The columns of a pg_class row the measurement needs, from the syscache.
+struct ClassRow {
+    bool found;
+    Oid nsp;
+    Oid relfilenode;
+    Oid tablespace;
+    Oid toast;
+    char relkind;
+    char persistence;
+};
+
+ClassRow class_row(Oid relid)
+{
+    ClassRow row{false, InvalidOid, InvalidOid, InvalidOid, InvalidOid, 0, 0};
+    pg_call([&row, relid] {
+        HeapTuple t = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+        if (!HeapTupleIsValid(t))
+            return; // dropped meanwhile
+        Form_pg_class c = reinterpret_cast<Form_pg_class>(GETSTRUCT(t));
+        row.found = true;
+        row.nsp = c->relnamespace;
+        row.relfilenode = c->relfilenode;
+        row.tablespace = c->reltablespace;
+        row.toast = c->reltoastrelid;
+        row.relkind = c->relkind;
+        row.persistence = c->relpersistence;
+        ReleaseSysCache(t);
+    });
+    return row;
+}
+
+// Calls fn(indexrelid) for every index of a relation (pg_index by indrelid).
+template <typename F> void for_each_index(Oid relid, F &&fn)
+{
+    ScanKeyData key;
+    pg_call([&key, relid] {
+        ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
+                    ObjectIdGetDatum(relid));
+    });
+    scan_catalog(IndexRelationId, IndexIndrelidIndexId, &key, 1, [&](HeapTuple tup) {
+        fn(reinterpret_cast<Form_pg_index>(GETSTRUCT(tup))->indexrelid);
+    });
+}
+
+// Up to this many projects, an incremental refresh finds their relations
+// through the catalog indexes; above, one scan of pg_class is cheaper.
+constexpr size_t kIndexedProjectsMax = 500;
+
+// The relations with storage of one schema, found through pg_depend: every
+// relation but indexes and TOAST tables has a dependency on its namespace
+// (heap_create_with_catalog() records it, SET SCHEMA moves it); indexes are
+// found through their table, TOAST tables through reltoastrelid (left in
+// toast_owner, like the pg_class scan does). The namespace is checked again
+// on each pg_class row: only where the relation is now counts.
+void schema_relations(Oid nsp, std::vector<RelFile> &rels,
+                      std::unordered_map<Oid, Oid> &toast_owner)
+{
+    ScanKeyData keys[2];
+    pg_call([&keys, nsp] {
+        ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+                    ObjectIdGetDatum(NamespaceRelationId));
+        ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+                    ObjectIdGetDatum(nsp));
+    });
+    std::vector<Oid> members;
+    scan_catalog(DependRelationId, DependReferenceIndexId, keys, 2, [&](HeapTuple tup) {
+        Form_pg_depend d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
+        if (d->classid == RelationRelationId && d->objsubid == 0)
+            members.push_back(d->objid);
+    });
+    std::sort(members.begin(), members.end());
+    members.erase(std::unique(members.begin(), members.end()), members.end());
+    auto add = [&](const ClassRow &r) {
+        if (has_storage(r.relkind) && r.persistence != RELPERSISTENCE_TEMP)
+            rels.push_back(RelFile{nsp, r.relfilenode, r.tablespace, r.relkind, r.persistence});
+        if (OidIsValid(r.toast))
+            toast_owner.emplace(r.toast, nsp);
+    };
+    for (Oid relid : members) {
+        ClassRow r = class_row(relid);
+        if (!r.found || r.nsp != nsp)
+            continue;
+        add(r);
+        if (r.relkind == RELKIND_RELATION || r.relkind == RELKIND_MATVIEW) {
+            std::vector<Oid> indexes;
+            for_each_index(relid, [&](Oid index) { indexes.push_back(index); });
+            for (Oid index : indexes) {
+                ClassRow ir = class_row(index);
+                if (ir.found && ir.nsp == nsp)
+                    add(ir);
+            }
+        }
+    }
 }
 
 // Bytes of one fork. md.c keeps every segment but the last exactly
@@ -191,61 +293,91 @@ class Dir
     DIR *dir_;
 };
 
-// Runs fn(i) for i in [0, n) on up to kStatThreads threads, the calling one
-// included. Used only for fstatat() over prepared names: the helpers call
-// nothing of PostgreSQL, allocate nothing, and block every signal (signal
-// mask inherited at creation), so PostgreSQL's handlers only ever run in the
-// backend's own thread. If a helper cannot be started, the caller does its
-// share.
-template <typename F> void parallel_for(size_t n, F &&fn)
+// The parallel fstatat() of a full refresh: the only threads the library
+// ever starts (CONTRIBUTING.md, "Threads in the backend"). fstatat() is what a
+// full refresh spends its time on (~2.5 us per file on the project's VM,
+// 220,000 files for 10,000 projects); on one thread it is ~1.5x slower and
+// lands on or under the 4x target (docs/benchmarks.md).
+// schemahost.refresh_threads = 1 starts none.
+// Invariants:
+//   - helpers run only stat_chunks(): fstatat() on names prepared beforehand,
+//     results into an array sized beforehand; no PostgreSQL call, no
+//     allocation, no C++ exception;
+//   - they are created with every signal blocked (a new thread inherits the
+//     mask), so PostgreSQL's handlers only ever run in the backend's thread;
+//   - from the first pthread_create() to the last pthread_join() the
+//     backend's thread only runs stat_chunks() too: no palloc, no
+//     CHECK_FOR_INTERRUPTS(), no ereport, so nothing can longjmp out of the
+//     frame the helpers use (a cancel is served after the join);
+//   - raw pthreads, not std::thread: creation and join report errors as
+//     return codes, never as an exception, and nothing calls std::terminate
+//     for an unjoined thread; a helper that cannot be created is just not
+//     there and the others, or the backend's thread alone, do its share.
+constexpr unsigned kMaxStatThreads = 8; // the maximum of schemahost.refresh_threads
+constexpr size_t kStatChunk = 2048;
+
+struct StatJob {
+    int dirfd;
+    const std::string *names;
+    int64 *bytes;
+    size_t n;
+    std::atomic<size_t> next;
+};
+
+void *stat_chunks(void *arg) noexcept
 {
-    constexpr unsigned kStatThreads = 4;
-    constexpr size_t kChunk = 2048;
-    std::atomic<size_t> next{0};
-    auto worker = [&]() noexcept {
-        for (;;) {
-            size_t begin = next.fetch_add(kChunk);
-            if (begin >= n)
-                return;
-            size_t end = std::min(n, begin + kChunk);
-            for (size_t i = begin; i < end; i++)
-                fn(i);
+    StatJob *job = static_cast<StatJob *>(arg);
+    for (;;) {
+        size_t begin = job->next.fetch_add(kStatChunk, std::memory_order_relaxed);
+        if (begin >= job->n)
+            return nullptr;
+        size_t end = begin + kStatChunk < job->n ? begin + kStatChunk : job->n;
+        for (size_t i = begin; i < end; i++) {
+            struct stat st;
+            if (fstatat(job->dirfd, job->names[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+                job->bytes[i] = st.st_size; // else removed meanwhile: 0
         }
-    };
-    unsigned want = std::min(kStatThreads, std::max(1u, std::thread::hardware_concurrency()));
-    if (n < 4 * kChunk)
+    }
+}
+
+// threads: schemahost.refresh_threads, read by the caller before.
+void stat_all(StatJob *job, int threads) noexcept
+{
+    unsigned want = threads > 1 ? static_cast<unsigned>(threads) : 1;
+    if (want > kMaxStatThreads)
+        want = kMaxStatThreads;
+    if (job->n < 4 * kStatChunk)
         want = 1;
-    std::vector<std::thread> helpers;
+    pthread_t helpers[kMaxStatThreads];
+    unsigned started = 0;
     if (want > 1) {
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        try {
-            helpers.reserve(want - 1);
-            for (unsigned i = 1; i < want; i++)
-                helpers.emplace_back(worker);
-        } catch (...) {
-            // Fewer helpers; the work is shared by those that started.
-        }
+        for (unsigned i = 1; i < want; i++)
+            if (pthread_create(&helpers[started], nullptr, stat_chunks, job) == 0)
+                started++;
         pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
-    worker();
-    for (std::thread &t : helpers)
-        t.join();
+    stat_chunks(job);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(helpers[i], nullptr);
 }
 
 // The permanent relation files of the database's default tablespace that
-// belong to the wanted relfilenodes, summed by relfilenode: one readdir, and
-// one fstatat per file (spread over a few threads: stat() dominates a full
-// refresh, about 2 us per file).
+// belong to the wanted relfilenodes, summed by relfilenode: one pass over the
+// directory, then one fstatat() (relative to the directory's descriptor) per
+// file that exists, none for forks or segments that do not.
 std::unordered_map<Oid, int64> database_directory_sizes(const std::unordered_set<Oid> &wanted)
 {
     char *p = pg_call([] { return GetDatabasePath(MyDatabaseId, MyDatabaseTableSpace); });
     std::string path(p);
     Dir dir(path);
-    if (!dir.get())
+    if (!dir.get()) {
+        int err = errno;
         throw schemahost::Error("58030", "could not open directory \"" + path + "\"")
-            .detail(std::strerror(errno));
+            .detail(std::strerror(err));
+    }
     std::vector<std::string> names;
     std::vector<Oid> owners;
     names.reserve(wanted.size() * 2);
@@ -258,12 +390,13 @@ std::unordered_map<Oid, int64> database_directory_sizes(const std::unordered_set
         owners.push_back(relfilenode);
     }
     std::vector<int64> bytes(names.size(), 0);
-    int fd = dirfd(dir.get());
-    parallel_for(names.size(), [&](size_t i) {
-        struct stat st;
-        if (fstatat(fd, names[i].c_str(), &st, 0) == 0) // else removed meanwhile
-            bytes[i] = st.st_size;
-    });
+    StatJob job;
+    job.dirfd = dirfd(dir.get());
+    job.names = names.data();
+    job.bytes = bytes.data();
+    job.n = names.size();
+    job.next.store(0);
+    stat_all(&job, schemahost::guc::refresh_threads); // see the invariants above stat_chunks()
     std::unordered_map<Oid, int64> sizes;
     sizes.reserve(wanted.size());
     for (size_t i = 0; i < names.size(); i++)
@@ -288,7 +421,12 @@ SH_FUNCTION(schemahost_usage_measure)
     std::vector<RelFile> rels;
     std::unordered_map<Oid, Oid> toast_owner;       // TOAST table -> schema charged
     std::unordered_map<Oid, RelFile> toast_catalog; // full mode: every pg_toast relation
-    if (!totals.empty()) {
+    if (!full && !totals.empty() && nsps.size() <= kIndexedProjectsMax) {
+        // Few projects: find their relations through the catalog indexes
+        // instead of reading all of pg_class (~10 ms for 160,000 rows).
+        for (Oid nsp : nsps)
+            schema_relations(nsp, rels, toast_owner);
+    } else if (!totals.empty()) {
         scan_catalog(RelationRelationId, InvalidOid, nullptr, 0, [&](HeapTuple tup) {
             Form_pg_class c = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
             if (full && c->relnamespace == PG_TOAST_NAMESPACE) {

@@ -14,7 +14,8 @@ SH_FUNCTION(schemahost_version)
         spi.exec("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'schemahost'", {},
                  true, 1);
         if (spi.rows() == 0)
-            throw schemahost::Error("55000", "extension \"schemahost\" is not installed in this database")
+            throw schemahost::Error("55000",
+                                    "extension \"schemahost\" is not installed in this database")
                 .hint("Run CREATE EXTENSION schemahost;");
         sql_version = spi.text(0, 1).value_or("");
     }
@@ -28,8 +29,11 @@ SH_FUNCTION(schemahost_version)
             .hint("Run ALTER EXTENSION schemahost UPDATE; (and restart the server if the library "
                   "is in shared_preload_libraries).");
 
-    TupleDesc desc;
-    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+    // May ereport while lib and sql_version are live: through pg_call().
+    TupleDesc desc = nullptr;
+    TypeFuncClass cls = schemahost::pg_call(
+        [fcinfo, &desc] { return get_call_result_type(fcinfo, nullptr, &desc); });
+    if (cls != TYPEFUNC_COMPOSITE)
         throw schemahost::Error("42804", "schemahost_version() must return a composite type");
 
     const char *l = lib.c_str();

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -248,6 +249,17 @@ Secrets load_secrets(const AlertOptions &o)
 
 } // namespace
 
+namespace
+{
+
+// Sender threads of all dispatchers together: with --discover there is one
+// dispatcher per database, each with up to --alert-batch requests in flight.
+// Beyond this many, no more deliveries are claimed until some finish.
+constexpr int kMaxSenderThreads = 200;
+std::atomic<int> g_sender_threads{0};
+
+} // namespace
+
 // One request in flight. The thread writes `result` under the dispatcher's
 // mutex and never touches anything else of the dispatcher.
 struct AlertDispatcher::Job {
@@ -259,6 +271,9 @@ struct AlertDispatcher::Job {
 
 AlertDispatcher::AlertDispatcher(AlertOptions options) : options_(std::move(options))
 {
+    // curl_global_init is not safe to race with the first curl_easy_init of
+    // the sender threads: run it here, on the daemon's main thread.
+    curl_global_setup();
     Secrets secrets = load_secrets(options_);
     smtp_password_ = std::move(secrets.smtp_password);
     webhook_secret_ = std::move(secrets.webhook_secret);
@@ -421,7 +436,8 @@ PassStats AlertDispatcher::run_once(DeliveryStore &store, bool wait)
         for (const auto &[id, job] : jobs_)
             busy.push_back(id);
     }
-    const int room = options_.batch - static_cast<int>(busy.size());
+    const int room = std::min(options_.batch - static_cast<int>(busy.size()),
+                              kMaxSenderThreads - g_sender_threads.load());
     if (!chans.empty() && room > 0) {
         const auto now = static_cast<std::int64_t>(std::time(nullptr));
         for (Delivery &d : store.claim(room, chans, options_.max_attempts, busy)) {
@@ -439,14 +455,19 @@ PassStats AlertDispatcher::run_once(DeliveryStore &store, bool wait)
             std::lock_guard<std::mutex> lock(mutex_);
             auto &slot = jobs_[raw->delivery.id];
             slot = std::move(job);
+            // The thread touches only its own Job (request: read-only; result:
+            // under mutex_) and transport_, which is set before any thread starts.
+            ++g_sender_threads;
             try {
                 raw->thread = std::thread([this, raw] {
                     SendResult r = transport_(raw->request);
                     std::lock_guard<std::mutex> guard(mutex_);
                     raw->result = std::move(r);
+                    --g_sender_threads;
                     finished_.notify_all();
                 });
             } catch (const std::system_error &e) {
+                --g_sender_threads;
                 raw->result =
                     SendResult{false, fmt::format("cannot start a sender thread: {}", e.what())};
             }
@@ -458,26 +479,42 @@ PassStats AlertDispatcher::run_once(DeliveryStore &store, bool wait)
     return stats;
 }
 
+namespace
+{
+
+// One dispatcher per database (host, port, name) for the life of the
+// process, so that requests can outlast a pass. Only the daemon's main thread
+// uses it; the mutex is for safety.
+struct Registry {
+    std::mutex mutex;
+    std::map<std::string, std::unique_ptr<AlertDispatcher>> dispatchers;
+};
+
+Registry &registry()
+{
+    static Registry r;
+    return r;
+}
+
+} // namespace
+
 PassStats deliver_alerts(PgConnection &conn, const AlertOptions &options,
                          const std::string &api_schema, bool wait)
 {
-    // One dispatcher per database for the life of the process. Only the
-    // daemon's main thread calls this; the mutex is for safety.
-    static std::mutex registry_mutex;
-    static std::map<std::string, std::unique_ptr<AlertDispatcher>> registry;
     const char *host = PQhost(conn.get());
     const char *port = PQport(conn.get());
     const char *db = PQdb(conn.get());
     const std::string key =
         fmt::format("{}:{}/{}", host ? host : "", port ? port : "", db ? db : "");
 
-    std::lock_guard<std::mutex> lock(registry_mutex);
-    auto it = registry.find(key);
-    if (!options.enabled() && it == registry.end())
+    Registry &reg = registry();
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    auto it = reg.dispatchers.find(key);
+    if (!options.enabled() && it == reg.dispatchers.end())
         return {};
     try {
-        if (it == registry.end())
-            it = registry.emplace(key, std::make_unique<AlertDispatcher>(options)).first;
+        if (it == reg.dispatchers.end())
+            it = reg.dispatchers.emplace(key, std::make_unique<AlertDispatcher>(options)).first;
         else
             it->second->reconfigure(options);
         return it->second->run_once(conn, api_schema, wait);
@@ -487,6 +524,17 @@ PassStats deliver_alerts(PgConnection &conn, const AlertOptions &options,
         log_error("alert delivery failed", {{"error", e.what()}});
         return {};
     }
+}
+
+std::size_t shutdown_alerts()
+{
+    Registry &reg = registry();
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    std::size_t aborted = 0;
+    for (const auto &[key, dispatcher] : reg.dispatchers)
+        aborted += dispatcher->in_flight();
+    reg.dispatchers.clear(); // each destructor aborts its requests and joins their threads
+    return aborted;
 }
 
 } // namespace schemahostd::alerts

@@ -156,4 +156,10 @@ class AlertDispatcher
 PassStats deliver_alerts(PgConnection &conn, const AlertOptions &options,
                          const std::string &api_schema = {}, bool wait = false);
 
+// At shutdown (SIGTERM): aborts every request still in flight, within about a
+// second, and joins the sender threads. Their deliveries stay pending (their
+// claims die with the daemon's sessions) and are sent again by the next
+// daemon, with the same ids. Returns how many were aborted.
+std::size_t shutdown_alerts();
+
 } // namespace schemahostd::alerts

@@ -140,6 +140,14 @@ std::string purge_date(const Delivery &d)
     return p ? *p : std::string("the end of the grace period");
 }
 
+// A runtime_limit event of a session that outlived its project's suspend or
+// drop (it logged in just before the login was turned off).
+bool closed_by_state(const Delivery &d)
+{
+    const std::string reason = json_text(d.payload, "reason").value_or("");
+    return reason == "project_suspended" || reason == "project_dropped";
+}
+
 // A warning that follows the over state means the project just got free.
 bool back_from_over(const Delivery &d)
 {
@@ -160,6 +168,8 @@ std::string subject_of(const Delivery &d, const Usage &u)
                            p);
     if (d.kind == "quota_ok")
         return fmt::format("[schemahost] Project {} is back under its storage quota", p);
+    if (d.kind == "runtime_limit" && closed_by_state(d))
+        return fmt::format("[schemahost] Project {}: a remaining session was closed", p);
     if (d.kind == "runtime_limit")
         return fmt::format("[schemahost] Project {}: a session was stopped by a runtime limit", p);
     if (d.kind == "suspended")
@@ -237,6 +247,22 @@ std::string what_happened(const Delivery &d, const Usage &u)
                            "What is blocked:\n"
                            "  Nothing any more: writes are accepted again.\n",
                            p);
+    if (d.kind == "runtime_limit" && closed_by_state(d)) {
+        const bool dropped = json_text(d.payload, "reason").value_or("") == "project_dropped";
+        std::string text = fmt::format(
+            "A session of project \"{}\" was still open after the project was {}, and\n"
+            "was terminated.\n\n",
+            p, dropped ? "dropped" : "suspended");
+        if (auto v = json_text(d.payload, "pid"))
+            text += fmt::format("  Session:   process {}\n", *v);
+        text += fmt::format("\nWhat is blocked:\n"
+                            "  Everything: the project's role cannot log in while the project is\n"
+                            "  {}. {}\n",
+                            dropped ? "dropped" : "suspended",
+                            dropped ? "Ask the operator to restore it before its purge date."
+                                    : "Ask the operator to resume it.");
+        return text;
+    }
     if (d.kind == "runtime_limit") {
         std::string text = fmt::format(
             "A session of project \"{}\" ran past a runtime limit and was stopped.\n\n", p);

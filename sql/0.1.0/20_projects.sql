@@ -96,6 +96,25 @@ BEGIN
 END
 $$;
 
+-- lock_project(), refusing a dropped project (55000): what every change to
+-- a live project's settings starts with.
+CREATE FUNCTION schemahost.lock_live_project(p_name text) RETURNS schemahost.project
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$
+DECLARE
+    v schemahost.project;
+BEGIN
+    v := schemahost.lock_project(p_name);
+    IF v.state = 'dropped' THEN
+        RAISE EXCEPTION 'project "%" is dropped', v.name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('restore_project(%L) brings it back first.', v.name);
+    END IF;
+    RETURN v;
+END
+$$;
+
 -- A storage quota in bytes: any unit pg_size_bytes knows, positive, at most 1 PB.
 CREATE FUNCTION schemahost.parse_storage_quota(p_quota text) RETURNS bigint
     LANGUAGE plpgsql IMMUTABLE
@@ -622,12 +641,7 @@ DECLARE
     v_uri text;
 BEGIN
     PERFORM schemahost.warn_if_not_preloaded();
-    v := schemahost.lock_project(reset_project_password.name);
-    IF v.state = 'dropped' THEN
-        RAISE EXCEPTION 'project "%" is dropped', v.name
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = format('restore_project(%L) brings it back first.', v.name);
-    END IF;
+    v := schemahost.lock_live_project(reset_project_password.name);
     SELECT rolname INTO v_role FROM pg_catalog.pg_authid WHERE oid = v.role_oid;
     SELECT c.password, c.connection_uri INTO v_password, v_uri FROM schemahost.new_credentials(v_role) c;
     RETURN QUERY SELECT v.name, v_role::text, v_password, v_uri;
@@ -653,12 +667,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass storage_quota => ''1 GB'' and/or max_connections => 20.';
     END IF;
-    v := schemahost.lock_project(set_project_quota.name);
-    IF v.state = 'dropped' THEN
-        RAISE EXCEPTION 'project "%" is dropped', v.name
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = format('restore_project(%L) brings it back first.', v.name);
-    END IF;
+    v := schemahost.lock_live_project(set_project_quota.name);
     v_quota := CASE WHEN set_project_quota.storage_quota IS NULL THEN v.storage_quota_bytes
                     ELSE schemahost.parse_storage_quota(set_project_quota.storage_quota) END;
     v_conns := CASE WHEN set_project_quota.max_connections IS NULL THEN v.max_connections
@@ -754,6 +763,7 @@ REVOKE ALL ON FUNCTION schemahost.warn_if_not_preloaded() FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemahost.lock_database_acl() FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemahost.lock_project_name(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemahost.lock_project(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemahost.lock_live_project(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemahost.project_changed(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemahost.write_event(text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemahost.terminate_sessions(oid) FROM PUBLIC;

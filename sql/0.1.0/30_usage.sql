@@ -88,7 +88,8 @@ $$;
 
 -- Evaluates the projects of the given schemas (measuring them, or with their
 -- last measured usage), records transitions (one event each), publishes the
--- result to shared memory and cancels the open writes of projects that just
+-- result to shared memory (at once; undone if the transaction rolls back,
+-- see docs/quotas.md) and cancels the open writes of projects that just
 -- went over. complete: the targets are every project of this database.
 CREATE FUNCTION schemahost._quota_apply(p_targets oid[], p_measure boolean, p_complete boolean)
     RETURNS TABLE (project text, used_bytes bigint)

@@ -3,7 +3,8 @@
 --
 --   schemahost_daemon_hello(version)      version handshake, checked here too
 --   schemahost_daemon_try_lock()          exactly one active daemon per database
---   schemahost_enforce_runtime_limits()   cancels / terminates project sessions past their limits
+--   schemahost_enforce_runtime_limits()   cancels / terminates project sessions past their limits,
+--                                         and those of suspended or dropped projects
 --   schemahost_connection_counts()        sessions per project
 --
 -- And for operators: set_project_limits() and the project_limits view.
@@ -81,12 +82,7 @@ BEGIN
                       HINT = 'Pass an interval such as ''30 s'', or 0 for no limit.';
         END IF;
     END LOOP;
-    v := schemahost.lock_project(set_project_limits.name);
-    IF v.state = 'dropped' THEN
-        RAISE EXCEPTION 'project "%" is dropped', v.name
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = format('restore_project(%L) brings it back first.', v.name);
-    END IF;
+    v := schemahost.lock_live_project(set_project_limits.name);
     UPDATE schemahost.project p
        SET statement_timeout = coalesce(set_project_limits.statement_timeout,
                                         CASE WHEN set_project_limits.use_defaults THEN NULL ELSE p.statement_timeout END),
@@ -105,13 +101,20 @@ COMMENT ON FUNCTION set_project_limits(text, interval, interval, boolean) IS
 -- whatever statement_timeout the tenant set for itself: the clock is
 -- pg_stat_activity's, and the signals come from here.
 --
+-- It also closes the login window of suspend_project() and
+-- drop_project_schema(): they turn the login off and end the sessions they
+-- see, but a session that authenticated just before NOLOGIN committed is not
+-- visible to them yet. Every session of a suspended or dropped project found
+-- here is therefore terminated (reason project_suspended / project_dropped).
+--
 -- Each enforcement writes one event (kind runtime_limit) and one row of the
 -- result. A session still past its limit on the next pass (the signal has not
 -- been handled yet) is signalled again but neither reported nor recorded
--- twice: the event is keyed on the pid and the start of the statement or of
--- the idle period.
+-- twice: the event is keyed on the pid, the reason and the start of the
+-- statement, of the idle period or (suspended/dropped) of the session.
 CREATE FUNCTION schemahost_enforce_runtime_limits()
-    RETURNS TABLE (project text, pid integer, action text, limit_ms bigint, duration_ms bigint)
+    RETURNS TABLE (project text, pid integer, action text, limit_ms bigint, duration_ms bigint,
+                   reason text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, schemahost, pg_temp
     AS $$
@@ -127,26 +130,47 @@ BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock(5346281, 40);
     FOR r IN
         WITH s AS (
-            SELECT p.name, a.pid, a.backend_start,
-                   CASE WHEN a.state IN ('active', 'fastpath function call') THEN 'cancel'
-                        ELSE 'terminate' END AS action,
-                   CASE WHEN a.state IN ('active', 'fastpath function call') THEN a.query_start
-                        ELSE a.state_change END AS since,
-                   CASE WHEN a.state IN ('active', 'fastpath function call')
-                        THEN coalesce(p.statement_timeout, v_stmt_default)
-                        ELSE coalesce(p.idle_in_transaction_timeout, v_idle_default) END AS lim
+            SELECT p.name, p.state AS project_state, a.pid, a.backend_start,
+                   a.state IN ('active', 'fastpath function call') AS running,
+                   a.state, a.query_start, a.state_change,
+                   p.statement_timeout, p.idle_in_transaction_timeout
               FROM pg_catalog.pg_stat_activity a
               JOIN schemahost.project p ON p.role_oid = a.usesysid
              WHERE a.backend_type = 'client backend'
                AND a.pid <> pg_catalog.pg_backend_pid()
-               AND a.state IN ('active', 'fastpath function call',
+        ),
+        c AS (
+            -- A project that is not active may have no session at all.
+            SELECT s.name, s.pid, s.backend_start, 'terminate' AS action,
+                   'project_' || s.project_state AS reason,
+                   s.backend_start AS since, NULL::interval AS lim
+              FROM s
+             WHERE s.project_state IN ('suspended', 'dropped')
+            UNION ALL
+            SELECT s.name, s.pid, s.backend_start,
+                   CASE WHEN s.running THEN 'cancel' ELSE 'terminate' END,
+                   CASE WHEN s.running THEN 'statement_timeout' ELSE 'idle_in_transaction_timeout' END,
+                   CASE WHEN s.running THEN s.query_start ELSE s.state_change END,
+                   CASE WHEN s.running THEN coalesce(s.statement_timeout, v_stmt_default)
+                        ELSE coalesce(s.idle_in_transaction_timeout, v_idle_default) END
+              FROM s
+             WHERE s.project_state = 'active'
+               AND s.state IN ('active', 'fastpath function call',
                                'idle in transaction', 'idle in transaction (aborted)')
         )
-        SELECT s.*, v_now - s.since AS dur FROM s
-         WHERE s.lim > interval '0' AND s.since IS NOT NULL AND v_now - s.since > s.lim
-         ORDER BY s.name, s.pid
+        SELECT c.*, v_now - c.since AS dur FROM c
+         WHERE c.lim IS NULL
+            OR (c.lim > interval '0' AND c.since IS NOT NULL AND v_now - c.since > c.lim)
+         ORDER BY c.name, c.pid
     LOOP
-        IF r.action = 'cancel' THEN
+        IF r.lim IS NULL THEN
+            -- Read again (a new snapshot): a project resumed or restored since
+            -- the sessions were listed keeps the sessions opened after that.
+            CONTINUE WHEN NOT EXISTS (
+                SELECT 1 FROM schemahost.project p
+                 WHERE p.name = r.name AND 'project_' || p.state = r.reason);
+            PERFORM pg_catalog.pg_terminate_backend(r.pid);
+        ELSIF r.action = 'cancel' THEN
             PERFORM pg_catalog.pg_cancel_backend(r.pid);
         ELSE
             PERFORM pg_catalog.pg_terminate_backend(r.pid);
@@ -156,29 +180,31 @@ BEGIN
              WHERE e.project = r.name AND e.kind = 'runtime_limit'
                AND e.payload->>'pid' = r.pid::text
                AND e.payload->>'since' = pg_catalog.to_jsonb(r.since) #>> '{}'
-               AND e.payload->>'action' = r.action);
-        -- No query text: it is tenant data.
-        v_payload := jsonb_build_object(
+               AND e.payload->>'action' = r.action
+               AND e.payload->>'reason' = r.reason);
+        -- No query text: it is tenant data. No limit for suspended/dropped.
+        v_payload := jsonb_strip_nulls(jsonb_build_object(
             'pid', r.pid,
             'action', r.action,
-            'reason', CASE r.action WHEN 'cancel' THEN 'statement_timeout' ELSE 'idle_in_transaction_timeout' END,
+            'reason', r.reason,
             'limit', r.lim::text,
             'limit_ms', (extract(epoch FROM r.lim) * 1000)::bigint,
             'duration_ms', (extract(epoch FROM r.dur) * 1000)::bigint,
             'since', r.since,
-            'backend_start', r.backend_start);
+            'backend_start', r.backend_start));
         PERFORM schemahost.write_event(r.name, 'runtime_limit', v_payload);
         project := r.name;
         pid := r.pid;
         action := r.action;
         limit_ms := (v_payload->>'limit_ms')::bigint;
         duration_ms := (v_payload->>'duration_ms')::bigint;
+        reason := r.reason;
         RETURN NEXT;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION schemahost_enforce_runtime_limits() IS
-    'cancels statements and terminates idle transactions of project sessions past their limits (for schemahostd)';
+    'cancels statements and terminates idle transactions of project sessions past their limits, and terminates the sessions of suspended and dropped projects (for schemahostd)';
 
 -- ---------------------------------------------------------------------------
 -- Connections

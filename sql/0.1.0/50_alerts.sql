@@ -152,16 +152,9 @@ DECLARE
     p_email  text := set_project_alerts.owner_email;
     cancelled bigint;
 BEGIN
-    IF p_name IS NULL THEN
-        RAISE EXCEPTION 'project name must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM 1 FROM schemahost.project p WHERE p.name = p_name FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'project "%" does not exist', p_name
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Check the name in the view projects.';
-    END IF;
+    -- Serialized with the other lifecycle operations on the project; 22004
+    -- for a NULL name, 42704 for an unknown one.
+    PERFORM schemahost.lock_project(p_name);
 
     IF p_email IS NOT NULL THEN
         p_email := btrim(p_email);
@@ -238,6 +231,23 @@ GRANT EXECUTE ON FUNCTION retry_alert(bigint) TO schemahost_admin;
 -- ---------------------------------------------------------------------------
 -- Daemon API (schemahost_daemon only; the daemon never reads the tables).
 
+-- max_attempts as the daemon passes it (--max-attempts): at least 1.
+CREATE FUNCTION schemahost.check_max_attempts(max_attempts integer)
+    RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF max_attempts IS NULL OR max_attempts < 1 THEN
+        RAISE EXCEPTION 'max_attempts must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Got %s.', COALESCE(max_attempts::text, 'NULL')),
+                  HINT = 'Pass the number of attempts before a delivery is marked failed, e.g. 10.';
+    END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION schemahost.check_max_attempts(integer) FROM PUBLIC;
+
 -- Claims up to max_deliveries due deliveries of the given channels for this
 -- session and returns everything needed to send them. Each claim counts as an
 -- attempt. Claimable: pending, due, not in exclude (the deliveries the daemon
@@ -263,11 +273,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('Got %s.', COALESCE(max_deliveries::text, 'NULL'));
     END IF;
-    IF max_attempts IS NULL OR max_attempts < 1 THEN
-        RAISE EXCEPTION 'max_attempts must be at least 1'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('Got %s.', COALESCE(max_attempts::text, 'NULL'));
-    END IF;
+    PERFORM schemahost.check_max_attempts(max_attempts);
     -- pg_stat_get_activity(pid) looks at one backend, not all of them.
     SELECT a.backend_start INTO me_start
       FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a;
@@ -354,11 +360,7 @@ CREATE FUNCTION schemahost_delivery_failed(delivery bigint, error text, max_atte
 DECLARE
     result text;
 BEGIN
-    IF max_attempts IS NULL OR max_attempts < 1 THEN
-        RAISE EXCEPTION 'max_attempts must be at least 1'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('Got %s.', COALESCE(max_attempts::text, 'NULL'));
-    END IF;
+    PERFORM schemahost.check_max_attempts(max_attempts);
     IF retry_base IS NULL OR retry_base <= interval '0' OR retry_cap IS NULL
        OR retry_cap < retry_base THEN
         RAISE EXCEPTION 'invalid retry backoff'
@@ -381,6 +383,58 @@ $$;
 COMMENT ON FUNCTION schemahost_delivery_failed(bigint, text, integer, interval, interval) IS
     'schemahostd: record a failed attempt; retried with exponential backoff until max_attempts';
 
+-- Event retention, called by schemahostd once per full pass
+-- (--event-retention, default 30 days). Deletes, oldest first and at most
+-- max_events per call, the events older than retention whose deliveries are
+-- all finished (delivered, failed or cancelled), and their deliveries with
+-- them. Kept whatever their age: events with a delivery still pending, and
+-- the last 'dropped' event of a project that is still dropped
+-- (restore_project() reads the state it was dropped from there). Returns how
+-- many events were deleted.
+CREATE FUNCTION schemahost_delete_old_events(retention interval, max_events integer DEFAULT 10000)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$
+DECLARE
+    deleted bigint;
+BEGIN
+    IF retention IS NULL OR retention < interval '1 day' THEN
+        RAISE EXCEPTION 'event retention must be at least 1 day'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('%s was given.', COALESCE(retention::text, 'NULL')),
+                  HINT = 'Pass an interval such as ''30 days''.';
+    END IF;
+    IF max_events IS NULL OR max_events < 1 THEN
+        RAISE EXCEPTION 'max_events must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Got %s.', COALESCE(max_events::text, 'NULL'));
+    END IF;
+    WITH old AS (
+        SELECT e.id
+          FROM schemahost.event e
+         WHERE e.occurred_at < now() - retention
+           AND NOT EXISTS (SELECT 1 FROM schemahost.delivery d
+                            WHERE d.event = e.id AND d.status = 'pending')
+           AND NOT (e.kind = 'dropped'
+                    AND EXISTS (SELECT 1 FROM schemahost.project p
+                                 WHERE p.name = e.project AND p.state = 'dropped')
+                    AND NOT EXISTS (SELECT 1 FROM schemahost.event later
+                                     WHERE later.project = e.project AND later.kind = 'dropped'
+                                       AND later.id > e.id))
+         ORDER BY e.id
+         LIMIT max_events
+    )
+    DELETE FROM schemahost.event e USING old WHERE e.id = old.id;
+    GET DIAGNOSTICS deleted = ROW_COUNT;
+    RETURN deleted;
+END
+$$;
+COMMENT ON FUNCTION schemahost_delete_old_events(interval, integer) IS
+    'schemahostd: delete events older than retention whose deliveries are all finished';
+
+REVOKE EXECUTE ON FUNCTION schemahost_delete_old_events(interval, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION schemahost_delete_old_events(interval, integer) TO schemahost_daemon, schemahost_admin;
 REVOKE EXECUTE ON FUNCTION schemahost_claim_deliveries(integer, text[], integer, bigint[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION schemahost_delivery_done(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION schemahost_delivery_failed(bigint, text, integer, interval, interval)

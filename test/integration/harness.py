@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -13,6 +14,30 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import pgcluster  # noqa: E402
 
 DAEMON = os.path.join(ROOT, "build", "daemon", "schemahostd")
+
+
+def wait_for(cond, timeout=60.0, what="condition", interval=0.1):
+    """Polls cond() until it returns something true, which it returns; fails
+    the test after timeout seconds. Never assumes how fast the machine is."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def daemon_env(extra=None):
+    """The environment for schemahostd: ours without libpq's PG* and the
+    daemon's SCHEMAHOSTD_* variables (the tests pass what they mean) and
+    without proxies (the alert peers are on loopback)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PG", "SCHEMAHOSTD_")) and "proxy" not in k.lower()}
+    if extra:
+        env.update(extra)
+    return env
 
 
 class ClusterTestCase(unittest.TestCase):
@@ -46,11 +71,5 @@ class ClusterTestCase(unittest.TestCase):
 
     def daemon(self, *args, timeout=60, env=None):
         """Runs schemahostd to completion; returns CompletedProcess."""
-        e = dict(os.environ)
-        for k in list(e):
-            if k.startswith("SCHEMAHOSTD_") or k.startswith("PG"):
-                del e[k]
-        if env:
-            e.update(env)
         return subprocess.run([DAEMON, *args], capture_output=True, text=True, timeout=timeout,
-                              env=e)
+                              env=daemon_env(env))

@@ -23,23 +23,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 import harness
+from harness import wait_for
 
 SMTP_USER = "mailer"
 SMTP_PASSWORD = "smtp-pa55word-do-not-log"
 WEBHOOK_SECRET = "whsec-do-not-log"
 OPERATOR = "ops@schemahost.test"
 FROM = "alerts@schemahost.test"
-
-
-def wait_for(cond, timeout=60, what="condition", interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class SmtpSink:
@@ -199,10 +189,8 @@ class AlertTestCase(harness.ClusterTestCase):
                 "--operator-email", OPERATOR,
                 "--webhook-url", self.http.url, "--webhook-secret-file", self.secretfile,
                 *self.daemon_args, *extra]
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PG", "SCHEMAHOSTD_")) and "proxy" not in k.lower()}
         with open(log, "w") as out:
-            p = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+            p = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=harness.daemon_env())
         self.procs.append(p)
         return p
 

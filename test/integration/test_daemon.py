@@ -10,26 +10,15 @@ import os
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 
 import psycopg2
 
 import harness
+from harness import wait_for
 
 DAEMON_ROLE = "schemahostd_it"
 DAEMON_PASSWORD = "daemon-secret-pw-7"
-
-
-def wait_for(cond, timeout=60.0, what="condition", step=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
 
 
 class Daemon:
@@ -37,11 +26,9 @@ class Daemon:
 
     def __init__(self, args, tmpdir, name="d"):
         self.log_path = os.path.join(tmpdir, f"{name}-{time.monotonic_ns()}.log")
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("PG") and not k.startswith("SCHEMAHOSTD_")}
         self.proc = subprocess.Popen(
             [harness.DAEMON, "--log-format", "json", "--log-file", self.log_path, *args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=harness.daemon_env())
 
     def lines(self):
         try:
@@ -166,6 +153,49 @@ class RuntimeLimitTest(DaemonTestCase):
         d.wait_log("pass done", n + 2)
         self.assertEqual(self.q("SELECT count(*) FROM schemahost.event WHERE project = 'idler' "
                                 "AND kind = 'runtime_limit'"), "1")
+        self.assertEqual(d.stop(), 0)
+
+
+    def test_sessions_left_after_suspend_or_drop_are_terminated(self):
+        # suspend_project() and drop_project_schema() end the sessions they
+        # see, but one that logged in just before NOLOGIN committed is not
+        # among them. Recreate that window: the login off and the state set
+        # as they do it, without their terminate_sessions().
+        pw_s = self.project("latesusp")
+        pw_d = self.project("latedrop")
+        pw_a = self.project("stillactive")
+        conn_s = self.tenant("latesusp", pw_s)
+        conn_d = self.tenant("latedrop", pw_d)
+        conn_a = self.tenant("stillactive", pw_a)
+        self.q("ALTER ROLE latesusp NOLOGIN; "
+               "UPDATE schemahost.project SET state = 'suspended' WHERE name = 'latesusp'")
+        self.q("ALTER ROLE latedrop NOLOGIN; "
+               "UPDATE schemahost.project SET state = 'dropped', dropped_at = now(), "
+               "purge_after = now() + interval '1 day' WHERE name = 'latedrop'")
+        d = self.start("--dsn", self.daemon_dsn(), "--interval", "0.5", "--log-level", "debug")
+
+        def events(name):
+            return self.q("SELECT payload->>'action', payload->>'reason' FROM schemahost.event "
+                          f"WHERE project = '{name}' AND kind = 'runtime_limit'")
+
+        wait_for(lambda: events("latesusp") and events("latedrop"), 60, "terminate events")
+        self.assertEqual(events("latesusp"), "terminate|project_suspended")
+        self.assertEqual(events("latedrop"), "terminate|project_dropped")
+        for conn in (conn_s, conn_d):
+            with self.assertRaises(psycopg2.OperationalError):
+                conn.cursor().execute("SELECT 1")
+        # One event per session, also on the passes after it; active projects
+        # keep their sessions.
+        n = d.count("pass done")
+        d.wait_log("pass done", n + 3)
+        self.assertEqual(self.q("SELECT count(*) FROM schemahost.event WHERE kind = 'runtime_limit' "
+                                "AND project IN ('latesusp', 'latedrop', 'stillactive')"), "2")
+        cur = conn_a.cursor()
+        cur.execute("SELECT 1")
+        self.assertEqual(cur.fetchone(), (1,))
+        conn_a.close()
+        d.wait_log("session terminated: project suspended")
+        d.wait_log("session terminated: project dropped")
         self.assertEqual(d.stop(), 0)
 
 

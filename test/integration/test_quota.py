@@ -202,6 +202,82 @@ class QuotaTest(harness.ClusterTestCase):
         t.close()
 
 
+    def test_rolled_back_quota_change_leaves_no_trace(self):
+        t = self.make_project("q_rollback")
+        execute(self.admin, "SELECT * FROM schemahost_refresh_usage()")
+        op = connect(self.cluster, autocommit=False)
+        execute(op, "SELECT set_project_quota('q_rollback', storage_quota => '8 kB')")
+        self.assertEqual(one(op, "SELECT state FROM schemahost.quota_shared_state() "
+                                 "WHERE project = 'q_rollback'"), "over")
+        op.rollback()
+        self.assertEqual(one(self.admin, "SELECT state FROM schemahost.quota_shared_state() "
+                                         "WHERE project = 'q_rollback'"), "ok")
+        execute(t, "INSERT INTO t (v) VALUES ('after rollback')")
+        # A committed change to another project writes the state file; the
+        # rolled-back block must not be in it.
+        other = self.make_project("q_rollback2", rows=10)
+        self.make_over("q_rollback2")
+        t.close()
+        other.close()
+        op.close()
+        self.admin.close()
+        self.cluster.restart()
+        type(self).admin = connect(self.cluster)
+        t = connect(self.cluster, "q_rollback")
+        execute(t, "INSERT INTO t (v) VALUES ('after restart')")
+        other = connect(self.cluster, "q_rollback2")
+        self.assert_refused(other, "INSERT INTO t (v) VALUES ('x')", "q_rollback2")
+        t.close()
+        other.close()
+
+    def test_full_refresh_with_helper_threads(self):
+        # Enough files (> 4 * 2048) for the full refresh to start its fstatat
+        # helper threads: each table has a main fork, a TOAST table and a
+        # TOAST index. Batches of 500 tables keep the locks per transaction
+        # well under the lock table's size.
+        execute(self.admin, "SELECT create_project_schema('q_threads', storage_quota => '1 GB')")
+        for first in range(0, 3000, 500):
+            execute(self.admin, "DO $$ BEGIN FOR i IN %s .. %s LOOP "
+                                "EXECUTE format('CREATE TABLE q_threads.t%%s (v text)', i); END LOOP; END $$"
+                    % (first, first + 499))
+        execute(self.admin, "INSERT INTO q_threads.t7 SELECT repeat('y', 100) FROM generate_series(1, 5000)")
+        expected = one(self.admin, "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c "
+                                   "WHERE c.relnamespace = 'q_threads'::regnamespace AND c.relkind = 'r'")
+        for threads in (4, 1):
+            with self.subTest(threads=threads):
+                execute(self.admin, f"SET schemahost.refresh_threads = {threads}")
+                used = one(self.admin, "SELECT used_bytes FROM schemahost_refresh_usage(full => true) "
+                                       "WHERE project = 'q_threads'")
+                self.assertEqual(used, expected)
+        execute(self.admin, "RESET schemahost.refresh_threads")
+        for first in range(0, 3000, 500):  # one DROP SCHEMA would need too many locks
+            execute(self.admin, "DO $$ BEGIN FOR i IN %s .. %s LOOP "
+                                "EXECUTE format('DROP TABLE q_threads.t%%s', i); END LOOP; END $$"
+                    % (first, first + 499))
+        execute(self.admin, "SELECT drop_project_schema('q_threads', purge => true)")
+
+    def test_tenant_cannot_alter_its_role(self):
+        t = self.make_project("q_role")
+        before = one(self.admin, "SELECT rolpassword FROM pg_authid WHERE rolname = 'q_role'")
+        for sql in ("ALTER ROLE CURRENT_USER PASSWORD 'mine'",
+                    "ALTER ROLE q_role SET statement_timeout = 0",
+                    "ALTER ROLE CURRENT_USER RESET ALL",
+                    "ALTER ROLE q_role RENAME TO q_role2"):
+            with self.subTest(sql=sql):
+                with self.assertRaises(psycopg2.Error) as cm:
+                    execute(t, sql)
+                self.assertEqual(cm.exception.pgcode, "42501", cm.exception.pgerror)
+                self.assertIn('project "q_role" may not alter roles', cm.exception.pgerror)
+                self.assertIn("reset_project_password('q_role')", cm.exception.pgerror)
+        self.assertEqual(one(self.admin, "SELECT rolpassword FROM pg_authid WHERE rolname = 'q_role'"),
+                         before)
+        self.assertEqual(one(self.admin, "SELECT count(*) FROM pg_db_role_setting s "
+                                         "JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = 'q_role' "
+                                         "AND 'statement_timeout=0' = ANY (s.setconfig)"), 0)
+        execute(t, "SET statement_timeout = 0")  # a session's own settings stay free
+        t.close()
+
+
 class WithoutPreloadQuotaTest(harness.ClusterTestCase):
     """The SQL API works without the preload; nothing is enforced."""
 

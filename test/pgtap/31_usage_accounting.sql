@@ -21,23 +21,7 @@ CREATE FUNCTION pg_temp.incremental(p text) RETURNS bigint LANGUAGE sql AS $$
     SELECT used_bytes FROM schemahost_refresh_usage() WHERE project = p $$;
 CREATE FUNCTION pg_temp.full_refresh(p text) RETURNS bigint LANGUAGE sql AS $$
     SELECT used_bytes FROM schemahost_refresh_usage(full => true) WHERE project = p $$;
--- Runs q as the tenant; returns 'ok' or the SQLSTATE and message.
-CREATE FUNCTION pg_temp.as_tenant(r text, q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_state text;
-    v_msg text;
-BEGIN
-    EXECUTE format('SET ROLE %I', r);
-    BEGIN
-        EXECUTE q;
-        v_state := 'ok';
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-        v_state := v_state || ' ' || v_msg;
-    END;
-    RESET ROLE;
-    RETURN v_state;
-END $$;
+\ir lib/as_role.sql
 
 SELECT is(pg_temp.full_refresh('qacct'), 0::bigint, 'an empty project uses 0 bytes');
 
@@ -120,23 +104,23 @@ RESET ROLE;
 SELECT is(pg_temp.incremental('qacct'), pg_temp.expected('qacct'), 'after DROP TABLE');
 
 -- ------------------------------------- temporary tables and large objects
-SELECT is(pg_temp.as_tenant('qacct', 'CREATE TEMP TABLE tt (a integer)'),
+SELECT is(pg_temp.as_role('qacct', 'CREATE TEMP TABLE tt (a integer)'),
           '42501 temporary tables are not available to project "qacct"', 'CREATE TEMP TABLE refused');
-SELECT is(pg_temp.as_tenant('qacct', 'CREATE TABLE pg_temp.tt (a integer)'),
+SELECT is(pg_temp.as_role('qacct', 'CREATE TABLE pg_temp.tt (a integer)'),
           '42501 temporary tables are not available to project "qacct"', 'CREATE TABLE pg_temp.x refused');
-SELECT is(pg_temp.as_tenant('qacct', 'CREATE TEMP TABLE tt AS SELECT 1'),
+SELECT is(pg_temp.as_role('qacct', 'CREATE TEMP TABLE tt AS SELECT 1'),
           '42501 temporary tables are not available to project "qacct"', 'CREATE TEMP TABLE AS refused');
-SELECT is(pg_temp.as_tenant('qacct', 'SELECT 1 INTO TEMP tt'),
+SELECT is(pg_temp.as_role('qacct', 'SELECT 1 INTO TEMP tt'),
           '42501 temporary tables are not available to project "qacct"', 'SELECT INTO TEMP refused');
-SELECT is(pg_temp.as_tenant('qacct', 'CREATE TEMP SEQUENCE ts'),
+SELECT is(pg_temp.as_role('qacct', 'CREATE TEMP SEQUENCE ts'),
           '42501 temporary tables are not available to project "qacct"', 'CREATE TEMP SEQUENCE refused');
-SELECT is(pg_temp.as_tenant('qacct', 'SELECT lo_create(0)'),
+SELECT is(pg_temp.as_role('qacct', 'SELECT lo_create(0)'),
           '42501 large objects are not available to project "qacct"', 'lo_create refused');
-SELECT is(pg_temp.as_tenant('qacct', 'SELECT lo_from_bytea(0, ''\x00'')'),
+SELECT is(pg_temp.as_role('qacct', 'SELECT lo_from_bytea(0, ''\x00'')'),
           '42501 large objects are not available to project "qacct"', 'lo_from_bytea refused');
-SELECT is(pg_temp.as_tenant('qacct', 'SELECT lo_creat(-1)'),
+SELECT is(pg_temp.as_role('qacct', 'SELECT lo_creat(-1)'),
           '42501 large objects are not available to project "qacct"', 'lo_creat refused');
-SELECT is(pg_temp.as_tenant('qacct', 'CREATE TEMP VIEW tv AS SELECT 1'), 'ok',
+SELECT is(pg_temp.as_role('qacct', 'CREATE TEMP VIEW tv AS SELECT 1'), 'ok',
           'a temp view has no storage and stays allowed');
 SELECT lives_ok($$CREATE TEMP TABLE operator_scratch (a integer)$$, 'roles outside projects keep temp tables');
 SELECT isnt(lo_create(0), 0::oid, 'and large objects');

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION schemahost;
 SET LOCAL client_min_messages = warning;
-SELECT plan(70);
+SELECT plan(80);
 
 -- Projects are made directly in the registry: this file tests the alert
 -- machinery, not provisioning.
@@ -241,6 +241,46 @@ SELECT ok(NOT has_function_privilege('public', 'set_project_alerts(text, text, b
 SELECT ok(NOT has_table_privilege('schemahost_daemon', 'schemahost.delivery', 'SELECT')
           AND NOT has_table_privilege('schemahost_daemon', 'schemahost.event', 'SELECT'),
           'the daemon cannot read the internal tables');
+
+-- Event retention: old events whose deliveries are all finished go, with
+-- their deliveries; pending ones and the last drop of a dropped project stay.
+INSERT INTO schemahost.project (name, owner_email, storage_quota_bytes, max_connections, state)
+VALUES ('ret', 'rita@example.com', 1000000, 5, 'dropped');
+CREATE TEMP TABLE t_ret AS
+SELECT pg_temp.emit('ret', 'quota_warning') AS delivered_old,
+       pg_temp.emit('ret', 'quota_over') AS pending_old,
+       pg_temp.emit('ret', 'quota_ok') AS failed_old,
+       pg_temp.emit('ret', 'dropped') AS first_drop,
+       pg_temp.emit('ret', 'restored') AS restored_old,
+       pg_temp.emit('ret', 'dropped') AS last_drop,
+       pg_temp.emit('ret', 'quota_warning') AS delivered_new;
+UPDATE schemahost.event SET occurred_at = now() - interval '40 days'
+ WHERE project = 'ret' AND id <> (SELECT delivered_new FROM t_ret);
+UPDATE schemahost.delivery SET status = 'delivered'
+ WHERE event IN (SELECT unnest(ARRAY[delivered_old, first_drop, restored_old, last_drop, delivered_new]) FROM t_ret);
+UPDATE schemahost.delivery SET status = CASE channel WHEN 'email' THEN 'failed' ELSE 'cancelled' END
+ WHERE event = (SELECT failed_old FROM t_ret);
+SELECT is((SELECT count(*) FROM schemahost.delivery WHERE status = 'pending'
+            AND event = (SELECT pending_old FROM t_ret)), 2::bigint, 'one old event still has pending deliveries');
+
+SELECT throws_ok($$SELECT schemahost_delete_old_events('1 hour')$$, '22023',
+                 'event retention must be at least 1 day', 'a retention below one day is refused');
+SELECT throws_ok($$SELECT schemahost_delete_old_events('30 days', 0)$$, '22023',
+                 'max_events must be at least 1', 'max_events below 1 is refused');
+SELECT is(schemahost_delete_old_events('30 days', 1), 1::bigint, 'at most max_events per call');
+SELECT is(schemahost_delete_old_events('30 days'), 3::bigint, 'the rest of the old finished events');
+SELECT is(schemahost_delete_old_events('30 days'), 0::bigint, 'nothing more on the next call');
+SELECT is((SELECT array_agg(id ORDER BY id) FROM schemahost.event WHERE project = 'ret'),
+          (SELECT ARRAY[pending_old, last_drop, delivered_new] FROM t_ret),
+          'kept: pending deliveries, the last drop of a dropped project, recent events');
+SELECT is((SELECT count(*) FROM schemahost.delivery d
+            WHERE NOT EXISTS (SELECT 1 FROM schemahost.event e WHERE e.id = d.event)), 0::bigint,
+          'the deliveries of deleted events are gone with them');
+UPDATE schemahost.project SET state = 'active' WHERE name = 'ret';
+SELECT is(schemahost_delete_old_events('30 days'), 1::bigint, 'once restored, the last drop may go too');
+SELECT ok(has_function_privilege('schemahost_daemon', 'schemahost_delete_old_events(interval, integer)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'schemahost_delete_old_events(interval, integer)', 'EXECUTE'),
+          'the daemon may delete old events, tenants may not');
 
 -- Purging a project removes its preferences with it.
 DELETE FROM schemahost.project WHERE name = 'gamma';

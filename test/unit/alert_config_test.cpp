@@ -1,5 +1,6 @@
 // The alert options as the daemon's configuration parser sees them.
 #include "config.hpp"
+#include "config_test_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,33 +14,17 @@ namespace schemahostd
 namespace
 {
 
-using Files = std::map<std::string, std::string>;
-
-FileReader reader(const Files &files)
-{
-    return [files](const std::string &path) -> std::string {
-        auto it = files.find(path);
-        if (it == files.end())
-            throw std::runtime_error("No such file or directory");
-        return it->second;
-    };
-}
+using test_util::Files;
 
 Config parse(const std::vector<std::string> &args, const Environment &env = {},
              const Files &files = {})
 {
-    return parse_config(args, env, reader(files)).config;
+    return test_util::config(args, env, files);
 }
 
 ConfigError error_of(const std::vector<std::string> &args, const Files &files = {})
 {
-    try {
-        parse(args, {}, files);
-    } catch (const ConfigError &e) {
-        return e;
-    }
-    ADD_FAILURE() << "expected a ConfigError";
-    return ConfigError("", "");
+    return test_util::error(args, {}, files);
 }
 
 TEST(AlertConfig, DefaultsSendNothing)

@@ -150,6 +150,27 @@ TEST(AlertEmail, RuntimeLimitExplainsWhatWasStopped)
     EXPECT_NE(body.find("process 4242"), std::string::npos) << body;
 }
 
+TEST(AlertEmail, SessionOfSuspendedOrDroppedProjectSaysWhy)
+{
+    Delivery d = quota_delivery("runtime_limit");
+    d.payload = {{"pid", 4243},
+                 {"action", "terminate"},
+                 {"reason", "project_suspended"},
+                 {"duration_ms", 1200}};
+    Email e = format_email(d, kSettings);
+    std::string body = body_of(e);
+    EXPECT_NE(e.subject.find("a remaining session was closed"), std::string::npos) << e.subject;
+    EXPECT_NE(body.find("after the project was suspended"), std::string::npos) << body;
+    EXPECT_NE(body.find("Ask the operator to resume it"), std::string::npos) << body;
+    EXPECT_NE(body.find("process 4243"), std::string::npos) << body;
+    EXPECT_EQ(body.find("Limit:"), std::string::npos) << body;
+
+    d.payload["reason"] = "project_dropped";
+    body = body_of(format_email(d, kSettings));
+    EXPECT_NE(body.find("after the project was dropped"), std::string::npos) << body;
+    EXPECT_NE(body.find("restore it before its purge date"), std::string::npos) << body;
+}
+
 TEST(AlertEmail, NoOperatorAddressStillSaysWhomToContact)
 {
     const Email e = format_email(quota_delivery("quota_over"), {"alerts@host.example", ""});

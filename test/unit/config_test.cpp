@@ -1,7 +1,9 @@
 #include "config.hpp"
+#include "config_test_util.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -13,43 +15,10 @@ using std::chrono::milliseconds;
 
 namespace {
 
-using Files = std::map<std::string, std::string>;
-
-FileReader reader(const Files &files)
-{
-    return [files](const std::string &path) -> std::string {
-        auto it = files.find(path);
-        if (it == files.end())
-            throw std::runtime_error("No such file or directory");
-        return it->second;
-    };
-}
-
-ParsedCommand parse(const std::vector<std::string> &args, const Environment &env = {},
-                    const Files &files = {})
-{
-    return parse_config(args, env, reader(files));
-}
-
-Config config(const std::vector<std::string> &args, const Environment &env = {},
-              const Files &files = {})
-{
-    return parse(args, env, files).config;
-}
-
-// The error for a configuration that must be rejected.
-ConfigError error(const std::vector<std::string> &args, const Environment &env = {},
-                  const Files &files = {})
-{
-    try {
-        parse(args, env, files);
-    } catch (const ConfigError &e) {
-        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "must be one line";
-        return e;
-    }
-    ADD_FAILURE() << "configuration was accepted";
-    return ConfigError("", "");
-}
+using test_util::config;
+using test_util::error;
+using test_util::Files;
+using test_util::parse;
 
 bool contains(const std::string &haystack, const std::string &needle)
 {
@@ -394,9 +363,32 @@ TEST(Config, ExampleFileParsesAndEveryOptionInItIsReal)
             line.find(" = ") != std::string::npos)
             uncommented += line.substr(1) + "\n";
     EXPECT_TRUE(contains(uncommented, "interval = 2")) << uncommented;
-    const Config c = config({"--config", "x"}, {}, {{"x", uncommented}});
+    // The secret files it names, as the daemon would find them.
+    const Config c = config({"--config", "x"}, {},
+                            {{"x", uncommented},
+                             {"/etc/schemahost/smtp-password", "pw\n"},
+                             {"/etc/schemahost/webhook-secret", "secret\n"}});
     EXPECT_EQ(c.dsns.size(), 2U);
     EXPECT_EQ(c.log_file, "/var/log/schemahost/schemahostd.log");
+    EXPECT_TRUE(c.alerts.email_enabled());
+    EXPECT_TRUE(c.alerts.webhook_enabled());
+
+    // Every option of --help is in the example (but those that make no sense
+    // in a config file), shown with its default.
+    std::istringstream help(help_text());
+    int options = 0;
+    while (std::getline(help, line)) {
+        if (line.rfind("  --", 0) != 0)
+            continue;
+        const std::string name = line.substr(4, line.find(' ', 4) - 4);
+        if (name == "help" || name == "version" || name == "config")
+            continue;
+        ++options;
+        std::string key = name;
+        std::replace(key.begin(), key.end(), '-', '_');
+        EXPECT_TRUE(contains(text, "\n#" + key + " = ")) << name << " missing from the example";
+    }
+    EXPECT_GE(options, 20);
 }
 
 TEST(ConfigErrors, UnreadableConfigFileNamedInTheEnvironment)
@@ -404,6 +396,16 @@ TEST(ConfigErrors, UnreadableConfigFileNamedInTheEnvironment)
     const auto e = error({}, {{"SCHEMAHOSTD_CONFIG", "/nope.conf"}});
     EXPECT_EQ(e.option(), "--config");
     EXPECT_TRUE(contains(e.what(), "SCHEMAHOSTD_CONFIG")) << e.what();
+}
+
+TEST(Config, EventRetentionInWholeDays)
+{
+    EXPECT_EQ(Config{}.event_retention_days, 30);
+    EXPECT_EQ(config({"--event-retention", "7"}).event_retention_days, 7);
+    EXPECT_EQ(config({"--event-retention", "0"}).event_retention_days, 0); // keep forever
+    EXPECT_EQ(config({}, {{"SCHEMAHOSTD_EVENT_RETENTION", "90"}}).event_retention_days, 90);
+    for (const char *bad : {"-1", "1.5", "abc", "", "36501"})
+        EXPECT_EQ(error({"--event-retention", bad}).option(), "--event-retention") << bad;
 }
 
 // --- --discover (issue 5) ----------------------------------------------------

@@ -21,7 +21,7 @@ TEST(PassReport, SummaryCountsEverything)
     PassReport r;
     r.full = true;
     r.measured = 12;
-    r.enforced = {{"blog", 42, "cancel", 2000, 2500}};
+    r.enforced = {{"blog", 42, "cancel", 2000, 2500, "statement_timeout"}};
     r.purged = {"old1", "old2"};
     r.connections = {{"blog", 3, 10}, {"shop", 1, 5}};
     r.alerts.delivered = 4;
@@ -33,6 +33,22 @@ TEST(PassReport, SummaryCountsEverything)
     const std::string s = summarize(r);
     EXPECT_EQ(s.rfind("quick pass: 0 projects measured", 0), 0U) << s;
     EXPECT_NE(s.find("; refresh_usage failed: permission denied"), std::string::npos) << s;
+}
+
+TEST(PassReport, EnforcementMessageSaysWhy)
+{
+    EXPECT_STREQ(enforcement_message({"p", 1, "cancel", 2000, 2500, "statement_timeout"}),
+                 "statement cancelled: runtime limit");
+    EXPECT_STREQ(enforcement_message({"p", 1, "terminate", 60000, 61000,
+                                      "idle_in_transaction_timeout"}),
+                 "session terminated: idle in transaction too long");
+    EXPECT_STREQ(enforcement_message({"p", 1, "terminate", 0, 10, "project_suspended"}),
+                 "session terminated: project suspended");
+    EXPECT_STREQ(enforcement_message({"p", 1, "terminate", 0, 10, "project_dropped"}),
+                 "session terminated: project dropped");
+    // An extension newer than the daemon may add reasons.
+    EXPECT_STREQ(enforcement_message({"p", 1, "terminate", 0, 10, "something_new"}),
+                 "session terminated: runtime limit");
 }
 
 TEST(ConnectionLimitTracker, ReportsEachProjectOnceWhileAtItsLimit)

@@ -95,6 +95,49 @@ RESET ROLE;
 SELECT kind, payload->>'previous_state' AS previous FROM schemahost.event
  WHERE project = 'quota_rg' AND kind LIKE 'quota%' ORDER BY id;
 
+-- Shared memory follows transactions. A lowered quota that is rolled back
+-- leaves no block behind (the transaction itself saw it at once).
+BEGIN;
+SELECT set_project_quota('quota_rg', storage_quota => '16 kB');
+SELECT state FROM schemahost.quota_shared_state() WHERE project = 'quota_rg';
+SAVEPOINT s;
+INSERT INTO quota_rg.t VALUES (3000, 'inside');
+ROLLBACK TO SAVEPOINT s;
+ROLLBACK;
+SELECT state FROM schemahost.quota_shared_state() WHERE project = 'quota_rg';
+SET ROLE quota_rg;
+INSERT INTO t VALUES (3001, 'after rollback');
+RESET ROLE;
+-- The opposite: over, and a raised quota that is rolled back keeps it over.
+SELECT set_project_quota('quota_rg', storage_quota => '16 kB');
+BEGIN;
+SELECT set_project_quota('quota_rg', storage_quota => '10 MB');
+SELECT state FROM schemahost.quota_shared_state() WHERE project = 'quota_rg';
+ROLLBACK;
+SELECT state FROM schemahost.quota_shared_state() WHERE project = 'quota_rg';
+SET ROLE quota_rg;
+INSERT INTO t VALUES (3002, 'still over');
+RESET ROLE;
+-- A transaction that fails after the change: same as a rollback.
+BEGIN;
+SELECT set_project_quota('quota_rg', storage_quota => '10 MB');
+SELECT 1 / 0;
+COMMIT;
+SELECT state FROM schemahost.quota_shared_state() WHERE project = 'quota_rg';
+-- Committed, the change stays.
+BEGIN;
+SELECT set_project_quota('quota_rg', storage_quota => '10 MB');
+COMMIT;
+SELECT state FROM schemahost.quota_shared_state() WHERE project = 'quota_rg';
+SET ROLE quota_rg;
+INSERT INTO t VALUES (3003, 'released');
+RESET ROLE;
+-- Two-phase commit cannot carry a shared-memory change.
+BEGIN;
+SELECT set_project_quota('quota_rg', storage_quota => '20 MB');
+PREPARE TRANSACTION 'quota_rg_2pc';
+SELECT quota_bytes FROM schemahost.quota_shared_state() WHERE project = 'quota_rg';
+
 RESET search_path;
 DEALLOCATE ins;
 SELECT drop_project_schema('quota_rg', purge => true);
