@@ -545,6 +545,19 @@ bool ready()
     return header != nullptr && by_nsp != nullptr;
 }
 
+// What a lookup does with the entry it found (e may be null), under the lock.
+static inline void found(NspEntry *e, ProjectSnapshot *out, bool mark_written)
+{
+    if (!e)
+        return;
+    if (out)
+        copy_out(e, out);
+    // Read first: writing a flag that is already set would bounce the cache
+    // line between backends for nothing.
+    if (mark_written && pg_atomic_read_u32(&e->written) == 0)
+        pg_atomic_write_u32(&e->written, 1);
+}
+
 bool lookup_namespace(Oid nsp, ProjectSnapshot *out, bool mark_written)
 {
     if (!ready() || !OidIsValid(nsp))
@@ -552,14 +565,7 @@ bool lookup_namespace(Oid nsp, ProjectSnapshot *out, bool mark_written)
     Key k = make_key(MyDatabaseId, nsp);
     LWLockAcquire(header->lock, LW_SHARED);
     NspEntry *e = static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_FIND, nullptr));
-    if (e) {
-        if (out)
-            copy_out(e, out);
-        // Read first: writing a flag that is already set would bounce the
-        // cache line between backends for nothing.
-        if (mark_written && pg_atomic_read_u32(&e->written) == 0)
-            pg_atomic_write_u32(&e->written, 1);
-    }
+    found(e, out, mark_written);
     LWLockRelease(header->lock);
     return e != nullptr;
 }
@@ -576,12 +582,7 @@ bool lookup_role(Oid role, ProjectSnapshot *out, bool mark_written)
         Key k = make_key(MyDatabaseId, r->nsp);
         e = static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_FIND, nullptr));
     }
-    if (e) {
-        if (out)
-            copy_out(e, out);
-        if (mark_written && pg_atomic_read_u32(&e->written) == 0)
-            pg_atomic_write_u32(&e->written, 1);
-    }
+    found(e, out, mark_written);
     LWLockRelease(header->lock);
     return e != nullptr;
 }
