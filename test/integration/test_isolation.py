@@ -22,7 +22,10 @@ def create_project(admin, name, **kw):
         return dict(zip([d[0] for d in cur.description], cur.fetchone()))
 
 
-class IsolationTest(harness.ClusterTestCase):
+class TenantCase(harness.ClusterTestCase):
+    """A cluster whose URIs name 127.0.0.1 (where scram-sha-256 applies), and an
+    admin connection for the class."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -34,6 +37,17 @@ class IsolationTest(harness.ClusterTestCase):
         # connection sees it for sure.
         cls.admin.close()
         cls.admin = admin_connect(cls.cluster)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.admin.close()
+        super().tearDownClass()
+
+
+class IsolationTest(TenantCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         cls.alpha = create_project(cls.admin, "alpha")
         cls.beta = create_project(cls.admin, "beta")
         beta = cls.tenant(cls.beta)
@@ -44,11 +58,6 @@ class IsolationTest(harness.ClusterTestCase):
             cur.execute("CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$SELECT 'beta-f'$$")
             cur.execute("CREATE VIEW v AS SELECT * FROM items")
         beta.close()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.admin.close()
-        super().tearDownClass()
 
     @staticmethod
     def tenant(project):
@@ -267,24 +276,9 @@ class IsolationTest(harness.ClusterTestCase):
         self.denied("SELECT rolpassword FROM pg_authid")
 
 
-class LifecycleSessionsTest(harness.ClusterTestCase):
+class LifecycleSessionsTest(TenantCase):
     """suspend / drop end the tenant's sessions and its logins; resume /
     restore bring them back; purge leaves nothing that can log in."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.admin = admin_connect(cls.cluster)
-        with cls.admin.cursor() as cur:
-            cur.execute("ALTER SYSTEM SET schemahost.public_host = '127.0.0.1'")
-            cur.execute("SELECT pg_reload_conf()")
-        cls.admin.close()
-        cls.admin = admin_connect(cls.cluster)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.admin.close()
-        super().tearDownClass()
 
     def tenant(self, project):
         conn = psycopg2.connect(project["connection_uri"])
