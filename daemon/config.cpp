@@ -442,10 +442,11 @@ bool has_option(const po::parsed_options &parsed, const std::string &key)
                        [&](const po::option &o) { return o.string_key == key; });
 }
 
-} // namespace
-
-ParsedCommand parse_config(const std::vector<std::string> &args, const Environment &env,
-                           const FileReader &read_file)
+// previous: on reload, the alert options in force; kept_secrets then gets
+// the secret files whose previous secret was kept.
+ParsedCommand parse(const std::vector<std::string> &args, const Environment &env,
+                    const FileReader &read_file, const alerts::AlertOptions *previous,
+                    std::vector<alerts::SecretFileProblem> *kept_secrets)
 {
     const po::options_description desc = make_description();
 
@@ -559,9 +560,31 @@ ParsedCommand parse_config(const std::vector<std::string> &args, const Environme
             }
         }
     }
-    if (auto problem = alerts::check_alert_options(result.config.alerts, read_file))
+    if (auto problem = alerts::check_alert_options(result.config.alerts))
         throw ConfigError(problem->first, fmt::format("invalid {}: {}", problem->first, problem->second));
+    for (auto &problem : alerts::load_alert_secrets(result.config.alerts, read_file, previous)) {
+        if (!problem.kept_previous || !kept_secrets)
+            throw ConfigError(problem.option,
+                              fmt::format("invalid {}: {}", problem.option, problem.message()));
+        kept_secrets->push_back(std::move(problem));
+    }
     return result;
+}
+
+} // namespace
+
+ParsedCommand parse_config(const std::vector<std::string> &args, const Environment &env,
+                           const FileReader &read_file)
+{
+    return parse(args, env, read_file, nullptr, nullptr);
+}
+
+ReloadedConfig reload_config(const std::vector<std::string> &args, const Environment &env,
+                             const FileReader &read_file, const Config &previous)
+{
+    ReloadedConfig out;
+    out.config = parse(args, env, read_file, &previous.alerts, &out.kept_secrets).config;
+    return out;
 }
 
 std::string help_text()
@@ -584,8 +607,9 @@ std::string help_text()
            "exactly as for psql.\n"
            "\n"
            "Signals: SIGHUP reloads the configuration (an invalid one is ignored and the\n"
-           "previous one kept) and reopens the log file; SIGTERM and SIGINT stop after the\n"
-           "current step.\n"
+           "previous one kept), reads the secret files again (one that cannot be read\n"
+           "keeps its previous secret) and reopens the log file; SIGTERM and SIGINT stop\n"
+           "after the current step.\n"
            "\n"
            "Exit status: 0 ok, 1 runtime failure (cannot connect, extension missing or\n"
            "incompatible), 2 bad configuration.\n";

@@ -72,9 +72,25 @@ using Environment = std::map<std::string, std::string>;
 using FileReader = std::function<std::string(const std::string &path)>;
 
 // Parses args (without argv[0]), the environment and the config file named by
-// --config or SCHEMAHOSTD_CONFIG (read through read_file). Throws ConfigError.
+// --config or SCHEMAHOSTD_CONFIG (read through read_file), and reads the
+// secret files (--smtp-password-file, --webhook-secret-file) into
+// config.alerts. Throws ConfigError.
 ParsedCommand parse_config(const std::vector<std::string> &args, const Environment &env,
                            const FileReader &read_file);
+
+struct ReloadedConfig {
+    Config config;
+    // Secret files that could not be read: their previous secret stays in use.
+    std::vector<alerts::SecretFileProblem> kept_secrets;
+};
+
+// parse_config() on reload (SIGHUP), given the configuration in force. Reads
+// everything again, the secret files included, whether or not their paths
+// changed. A secret file that cannot be read keeps the previous secret of its
+// kind, if there is one, and is listed in kept_secrets; without one it is an
+// error as at startup. Throws ConfigError.
+ReloadedConfig reload_config(const std::vector<std::string> &args, const Environment &env,
+                             const FileReader &read_file, const Config &previous);
 
 std::string help_text();
 std::string version_text(); // "schemahostd 0.1.0"

@@ -134,11 +134,13 @@ void DaemonLoop::discover()
 
 void DaemonLoop::reload()
 {
-    Config fresh;
+    // Reads the secret files again too, even at unchanged paths: rotating a
+    // secret is rewriting its file and sending SIGHUP.
+    ReloadedConfig reloaded;
     try {
-        fresh = parse_config(args_, env_, read_file_).config;
+        reloaded = reload_config(args_, env_, read_file_, config_);
         // Always: this also reopens a log file that logrotate moved away.
-        configure_logging(log_settings(fresh));
+        configure_logging(log_settings(reloaded.config));
     } catch (const ConfigError &e) {
         // SIGHUP is also logrotate's signal: reopen the current log file anyway.
         try {
@@ -149,6 +151,24 @@ void DaemonLoop::reload()
         log_error("configuration reload failed; keeping the previous configuration",
                   {{"error", e.what()}, {"option", e.option()}});
         return;
+    }
+    Config &fresh = reloaded.config;
+    // Path and reason only: the secret itself is never logged.
+    for (const auto &problem : reloaded.kept_secrets)
+        log_error("cannot read secret file; keeping the previous secret",
+                  {{"option", problem.option},
+                   {"file", problem.path},
+                   {"error", problem.reason},
+                   {"hint", "alerts are still sent with the secret read before; fix the file "
+                            "and reload again"}});
+    LogFields secrets_read = LogFields::array();
+    for (const auto &[option, path] :
+         {std::make_pair("--smtp-password-file", fresh.alerts.smtp_password_file),
+          std::make_pair("--webhook-secret-file", fresh.alerts.webhook_secret_file)}) {
+        const bool kept = std::any_of(reloaded.kept_secrets.begin(), reloaded.kept_secrets.end(),
+                                      [&](const auto &p) { return p.option == option; });
+        if (!path.empty() && !kept)
+            secrets_read.push_back(option);
     }
     // The mode is chosen at startup; a reload cannot turn the daemon into --once.
     fresh.once = false;
@@ -166,7 +186,8 @@ void DaemonLoop::reload()
         targets.push_back(t->label());
     log_info("configuration reloaded", {{"targets", targets},
                                         {"interval_s", format_seconds(config_.interval)},
-                                        {"full_interval_s", format_seconds(config_.full_interval)}});
+                                        {"full_interval_s", format_seconds(config_.full_interval)},
+                                        {"secret_files_read", secrets_read}});
 }
 
 void DaemonLoop::sync_targets()

@@ -159,8 +159,7 @@ std::string read_secret_file(const std::string &path)
     return s;
 }
 
-std::optional<std::pair<std::string, std::string>>
-check_alert_options(const AlertOptions &o, const SecretReader &read_file)
+std::optional<std::pair<std::string, std::string>> check_alert_options(const AlertOptions &o)
 {
     if (!o.smtp_url.empty()) {
         const std::string u = lower(o.smtp_url);
@@ -193,29 +192,44 @@ check_alert_options(const AlertOptions &o, const SecretReader &read_file)
     if (o.retry_max < o.retry_base)
         return std::make_pair(std::string("--alert-retry-max"),
                               std::string("must be at least --alert-retry-base"));
-    for (const auto &[option, path] :
-         {std::make_pair("--smtp-password-file", o.smtp_password_file),
-          std::make_pair("--webhook-secret-file", o.webhook_secret_file)}) {
-        if (path.empty())
-            continue;
-        try {
-            if (read_file) {
-                std::string v = read_file(path);
-                while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
-                    v.pop_back();
-                if (v.empty())
-                    return std::make_pair(
-                        std::string(option),
-                        fmt::format("cannot read \"{}\": the file is empty", path));
-            } else {
-                (void)read_secret_file(path);
-            }
-        } catch (const std::exception &e) {
-            return std::make_pair(std::string(option),
-                                  fmt::format("cannot read \"{}\": {}", path, e.what()));
-        }
-    }
     return std::nullopt;
+}
+
+std::vector<SecretFileProblem> load_alert_secrets(AlertOptions &o, const SecretReader &read_file,
+                                                  const AlertOptions *previous)
+{
+    std::vector<SecretFileProblem> problems;
+    for (const auto &[option, path, secret, previous_secret] :
+         {std::make_tuple("--smtp-password-file", &o.smtp_password_file, &o.smtp_password,
+                          previous ? &previous->smtp_password : nullptr),
+          std::make_tuple("--webhook-secret-file", &o.webhook_secret_file, &o.webhook_secret,
+                          previous ? &previous->webhook_secret : nullptr)}) {
+        secret->clear();
+        if (path->empty())
+            continue;
+        std::string reason;
+        try {
+            std::string v = read_file ? read_file(*path) : read_secret_file(*path);
+            while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
+                v.pop_back();
+            if (v.empty())
+                reason = "the file is empty";
+            else
+                *secret = std::move(v);
+        } catch (const std::exception &e) {
+            // The reason only: an exception never carries the contents.
+            reason = e.what();
+        }
+        if (reason.empty())
+            continue;
+        SecretFileProblem problem{option, *path, reason, false};
+        if (previous_secret && !previous_secret->empty()) {
+            *secret = *previous_secret;
+            problem.kept_previous = true;
+        }
+        problems.push_back(std::move(problem));
+    }
+    return problems;
 }
 
 // ---------------------------------------------------------------------------
@@ -224,27 +238,17 @@ check_alert_options(const AlertOptions &o, const SecretReader &read_file)
 namespace
 {
 
-struct Secrets {
-    std::string smtp_password;
-    std::string webhook_secret;
-};
-
-Secrets load_secrets(const AlertOptions &o)
+// A secret file without its secret would send unauthenticated or unsigned.
+void require_secrets(const AlertOptions &o)
 {
-    Secrets out;
-    for (const auto &[option, path, target] :
-         {std::make_tuple("--smtp-password-file", &o.smtp_password_file, &out.smtp_password),
-          std::make_tuple("--webhook-secret-file", &o.webhook_secret_file, &out.webhook_secret)}) {
-        if (path->empty())
-            continue;
-        try {
-            *target = read_secret_file(*path);
-        } catch (const std::exception &e) {
-            throw std::runtime_error(
-                fmt::format("{}: cannot read \"{}\": {}", option, *path, e.what()));
-        }
-    }
-    return out;
+    if (!o.smtp_password_file.empty() && o.smtp_password.empty())
+        throw std::invalid_argument(
+            fmt::format("--smtp-password-file: the password of \"{}\" is not loaded",
+                        o.smtp_password_file));
+    if (!o.webhook_secret_file.empty() && o.webhook_secret.empty())
+        throw std::invalid_argument(
+            fmt::format("--webhook-secret-file: the secret of \"{}\" is not loaded",
+                        o.webhook_secret_file));
 }
 
 } // namespace
@@ -274,9 +278,7 @@ AlertDispatcher::AlertDispatcher(AlertOptions options) : options_(std::move(opti
     // curl_global_init is not safe to race with the first curl_easy_init of
     // the sender threads: run it here, on the daemon's main thread.
     curl_global_setup();
-    Secrets secrets = load_secrets(options_);
-    smtp_password_ = std::move(secrets.smtp_password);
-    webhook_secret_ = std::move(secrets.webhook_secret);
+    require_secrets(options_);
     transport_ = [this](const Request &r) { return perform_request(r, &stopping_); };
 }
 
@@ -292,10 +294,8 @@ void AlertDispatcher::reconfigure(const AlertOptions &options)
 {
     if (options == options_)
         return;
-    Secrets secrets = load_secrets(options);
+    require_secrets(options);
     options_ = options;
-    smtp_password_ = std::move(secrets.smtp_password);
-    webhook_secret_ = std::move(secrets.webhook_secret);
 }
 
 std::size_t AlertDispatcher::in_flight() const
@@ -324,7 +324,7 @@ Request AlertDispatcher::build_request(const Delivery &d, std::int64_t now) cons
         req.timeout = options_.smtp_timeout;
         req.mail.url = options_.smtp_url;
         req.mail.user = options_.smtp_user;
-        req.mail.password = smtp_password_;
+        req.mail.password = options_.smtp_password;
         req.mail.mail_from = options_.smtp_from;
         req.mail.recipients.push_back(d.recipient);
         if (!options_.operator_email.empty() && options_.operator_email != d.recipient)
@@ -341,10 +341,10 @@ Request AlertDispatcher::build_request(const Delivery &d, std::int64_t now) cons
             fmt::format("X-Schemahost-Event-Id: {}", d.event_id),
             fmt::format("X-Schemahost-Event-Type: {}", d.kind),
         };
-        if (!webhook_secret_.empty())
+        if (!options_.webhook_secret.empty())
             req.http.headers.push_back(
                 fmt::format("X-Schemahost-Signature: {}",
-                            webhook_signature(webhook_secret_, now, req.http.body)));
+                            webhook_signature(options_.webhook_secret, now, req.http.body)));
         for (auto &h : req.http.headers)
             for (auto &c : h)
                 if (static_cast<unsigned char>(c) < 0x20)

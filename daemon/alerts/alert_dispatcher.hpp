@@ -82,22 +82,38 @@ struct PassStats {
 };
 
 // Checks the alert options; returns {option, message} for the first problem
-// (e.g. --smtp-url without --smtp-from, a URL of the wrong scheme, a secret
-// file that cannot be read through read_file, which throws with the reason;
-// nullptr: read_secret_file).
-using SecretReader = std::function<std::string(const std::string &path)>;
-std::optional<std::pair<std::string, std::string>>
-check_alert_options(const AlertOptions &options, const SecretReader &read_file = nullptr);
+// (e.g. --smtp-url without --smtp-from, a URL of the wrong scheme). Reads no
+// file: load_alert_secrets() does.
+std::optional<std::pair<std::string, std::string>> check_alert_options(const AlertOptions &options);
 
 // Reads a secret file: its contents without trailing CR/LF. Throws
 // std::runtime_error with the reason (never the contents).
 std::string read_secret_file(const std::string &path);
 
+// Returns a file's contents; throws std::exception with the reason.
+using SecretReader = std::function<std::string(const std::string &path)>;
+
+// Reads the secret files that options names, again on every call, into
+// options.smtp_password and options.webhook_secret: a file's contents without
+// trailing CR/LF, which must not be empty. read_file: nullptr reads the files
+// with read_secret_file.
+//
+// previous: the options in force (on reload), nullptr at startup. A file that
+// cannot be read (missing, no permission, empty) keeps previous's secret of
+// the same kind when it has one, so that a broken file never makes the daemon
+// send unauthenticated or unsigned; the problem is returned with
+// kept_previous. Otherwise the secret is left empty and the problem returned
+// without kept_previous: the configuration must then be rejected.
+std::vector<SecretFileProblem> load_alert_secrets(AlertOptions &options,
+                                                  const SecretReader &read_file,
+                                                  const AlertOptions *previous = nullptr);
+
 class AlertDispatcher
 {
   public:
-    // Reads the secret files. Throws std::runtime_error naming the option when
-    // one cannot be read.
+    // The secrets must have been loaded (load_alert_secrets): throws
+    // std::invalid_argument naming the option when a secret file is set and
+    // its secret is not, rather than send unauthenticated or unsigned.
     explicit AlertDispatcher(AlertOptions options);
     // Aborts the requests still in flight and waits for their threads (about
     // a second); their outcomes are not recorded, so they are sent again
@@ -106,8 +122,9 @@ class AlertDispatcher
     AlertDispatcher(const AlertDispatcher &) = delete;
     AlertDispatcher &operator=(const AlertDispatcher &) = delete;
 
-    // After a reload: new options apply to deliveries claimed from now on.
-    // Throws like the constructor; the old options then stay in force.
+    // After a reload: new options, new secrets included, apply to deliveries
+    // claimed from now on. Throws like the constructor; the old options then
+    // stay in force.
     void reconfigure(const AlertOptions &options);
 
     // The channels this daemon can send: "email" with --smtp-url, "webhook"
@@ -138,8 +155,6 @@ class AlertDispatcher
     void harvest(DeliveryStore &store, PassStats &stats, bool wait);
 
     AlertOptions options_;
-    std::string smtp_password_;
-    std::string webhook_secret_;
     Transport transport_;
     std::atomic<bool> stopping_{false};
     mutable std::mutex mutex_;

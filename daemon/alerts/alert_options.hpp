@@ -21,6 +21,11 @@ struct AlertOptions {
     // webhook is sent; webhook deliveries wait.
     std::string webhook_url;
     std::string webhook_secret_file; // with it, requests carry X-Schemahost-Signature
+    // The secrets themselves, read from the two files above by
+    // load_alert_secrets() (parse_config() does it at startup and on every
+    // reload, so that a rotated file takes effect on SIGHUP). Never logged.
+    std::string smtp_password;
+    std::string webhook_secret;
 
     int max_attempts = 10;                       // attempts per delivery before it is marked failed
     std::chrono::milliseconds retry_base{30000}; // delay after the first failed attempt
@@ -39,12 +44,25 @@ struct AlertOptions {
         return smtp_url == o.smtp_url && smtp_user == o.smtp_user &&
                smtp_password_file == o.smtp_password_file && smtp_from == o.smtp_from &&
                operator_email == o.operator_email && webhook_url == o.webhook_url &&
-               webhook_secret_file == o.webhook_secret_file && max_attempts == o.max_attempts &&
+               webhook_secret_file == o.webhook_secret_file && smtp_password == o.smtp_password &&
+               webhook_secret == o.webhook_secret && max_attempts == o.max_attempts &&
                retry_base == o.retry_base && retry_max == o.retry_max &&
                smtp_timeout == o.smtp_timeout && webhook_timeout == o.webhook_timeout &&
                connect_timeout == o.connect_timeout && batch == o.batch;
     }
     bool operator!=(const AlertOptions &o) const { return !(*this == o); }
+};
+
+// A secret file (--smtp-password-file, --webhook-secret-file) that could not
+// be read. Holds the path and the reason, never the file's contents.
+struct SecretFileProblem {
+    std::string option; // "--smtp-password-file" or "--webhook-secret-file"
+    std::string path;
+    std::string reason; // e.g. "No such file or directory", "the file is empty"
+    // On reload: the secret read before stays in use.
+    bool kept_previous = false;
+
+    std::string message() const { return "cannot read \"" + path + "\": " + reason; }
 };
 
 } // namespace schemahostd::alerts

@@ -42,6 +42,8 @@ class SmtpSink:
         self.rcpt_seen = []  # (time, recipient) for every RCPT, accepted or not
         self.rules = {}
         self.authenticated = []
+        self.password = SMTP_PASSWORD  # the only one AUTH accepts; a test may rotate it
+        self.auth_attempts = []  # (login, password, accepted) for every AUTH
         self.lock = threading.Lock()
         self.released = threading.Event()
         sink = self
@@ -73,8 +75,10 @@ class SmtpSink:
                 return "250 Message accepted"
 
         def authenticator(server, session, envelope, mechanism, auth_data):
-            ok = (auth_data.login == SMTP_USER.encode()
-                  and auth_data.password == SMTP_PASSWORD.encode())
+            with sink.lock:
+                ok = (auth_data.login == SMTP_USER.encode()
+                      and auth_data.password == sink.password.encode())
+                sink.auth_attempts.append((auth_data.login.decode(), auth_data.password.decode(), ok))
             return AuthResult(success=ok)
 
         self.port = harness.pgcluster.free_port()

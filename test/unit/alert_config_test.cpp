@@ -72,6 +72,8 @@ TEST(AlertConfig, EveryOptionFromEverySource)
     EXPECT_EQ(c.alerts.operator_email, "ops@example.com");
     EXPECT_EQ(c.alerts.webhook_url, "https://hooks.example/x");
     EXPECT_EQ(c.alerts.webhook_secret_file, "/run/whsec");
+    EXPECT_EQ(c.alerts.smtp_password, "secret") << "read, trailing newline stripped";
+    EXPECT_EQ(c.alerts.webhook_secret, "whsec");
     EXPECT_EQ(c.alerts.max_attempts, 4);
     EXPECT_EQ(c.alerts.retry_base, std::chrono::milliseconds(500));
     EXPECT_EQ(c.alerts.retry_max, std::chrono::milliseconds(60000));
@@ -105,6 +107,72 @@ TEST(AlertConfig, BadValuesNameTheOption)
                        {{"/empty", "\n"}})
                   .option(),
               "--webhook-secret-file");
+}
+
+// The daemon's SIGHUP: the same command line, the files as they are now.
+const std::vector<std::string> kSecretArgs = {
+    "--webhook-url", "http://h/x", "--webhook-secret-file", "/run/whsec",
+    "--smtp-url", "smtp://mail", "--smtp-from", "a@b.c", "--smtp-user", "mailer",
+    "--smtp-password-file", "/run/pw"};
+
+TEST(AlertConfig, ReloadReadsTheSecretFilesAgainAtTheSamePaths)
+{
+    const Config before =
+        parse(kSecretArgs, {}, {{"/run/whsec", "secret-A\n"}, {"/run/pw", "password-A\n"}});
+    EXPECT_EQ(before.alerts.webhook_secret, "secret-A");
+    EXPECT_EQ(before.alerts.smtp_password, "password-A");
+
+    const ReloadedConfig after = reload_config(
+        kSecretArgs, {},
+        test_util::reader({{"/run/whsec", "secret-B\n"}, {"/run/pw", "password-B\n"}}), before);
+    EXPECT_TRUE(after.kept_secrets.empty());
+    EXPECT_EQ(after.config.alerts.webhook_secret_file, "/run/whsec");
+    EXPECT_EQ(after.config.alerts.webhook_secret, "secret-B");
+    EXPECT_EQ(after.config.alerts.smtp_password, "password-B");
+}
+
+TEST(AlertConfig, ReloadKeepsThePreviousSecretOfAnUnreadableFile)
+{
+    const Config before =
+        parse(kSecretArgs, {}, {{"/run/whsec", "secret-A\n"}, {"/run/pw", "password-A\n"}});
+    // The webhook secret is gone, the password rotated, and the interval
+    // changed: the rest of the reload still applies.
+    std::vector<std::string> args = kSecretArgs;
+    args.insert(args.end(), {"--interval", "7"});
+    const ReloadedConfig after =
+        reload_config(args, {}, test_util::reader({{"/run/pw", "password-B\n"}}), before);
+    ASSERT_EQ(after.kept_secrets.size(), 1U);
+    EXPECT_EQ(after.kept_secrets[0].option, "--webhook-secret-file");
+    EXPECT_EQ(after.kept_secrets[0].path, "/run/whsec");
+    EXPECT_EQ(after.kept_secrets[0].reason, "No such file or directory");
+    EXPECT_EQ(after.config.alerts.webhook_secret, "secret-A");
+    EXPECT_EQ(after.config.alerts.smtp_password, "password-B");
+    EXPECT_EQ(after.config.interval, std::chrono::milliseconds(7000));
+
+    // An empty file is no secret either.
+    const ReloadedConfig empty = reload_config(
+        kSecretArgs, {}, test_util::reader({{"/run/whsec", "\n"}, {"/run/pw", "\r\n"}}), before);
+    ASSERT_EQ(empty.kept_secrets.size(), 2U);
+    EXPECT_EQ(empty.kept_secrets[0].reason, "the file is empty");
+    EXPECT_EQ(empty.config.alerts.smtp_password, "password-A");
+    EXPECT_EQ(empty.config.alerts.webhook_secret, "secret-A");
+}
+
+TEST(AlertConfig, ReloadRejectsANewSecretFileThatCannotBeRead)
+{
+    // Unsigned before: nothing to keep, so the reload fails as a start would.
+    const Config before = parse({"--webhook-url", "http://h/x"});
+    try {
+        reload_config({"--webhook-url", "http://h/x", "--webhook-secret-file", "/run/whsec"}, {},
+                      test_util::reader({}), before);
+        FAIL() << "reload accepted";
+    } catch (const ConfigError &e) {
+        EXPECT_EQ(e.option(), "--webhook-secret-file");
+        EXPECT_NE(std::string(e.what()).find("/run/whsec"), std::string::npos) << e.what();
+    }
+    // Other errors still fail the reload.
+    EXPECT_THROW(reload_config({"--interval", "0"}, {}, test_util::reader({}), before),
+                 ConfigError);
 }
 
 TEST(AlertConfig, UrlsAreNeverEchoed)

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <stdexcept>
 
 namespace schemahostd::alerts
 {
@@ -179,6 +180,7 @@ TEST(AlertDispatcher, EmailRequestBccsTheOperatorAndCarriesNoSecret)
     o.smtp_user = "mailer";
     const std::string pw_file = temp_file("hunter2-password\n");
     o.smtp_password_file = pw_file;
+    ASSERT_TRUE(load_alert_secrets(o, nullptr).empty());
     AlertDispatcher dispatcher{o};
     const Request r = dispatcher.build_request(make(1, "email", "blog"), 1700000000);
     ASSERT_EQ(r.kind, Request::Kind::mail);
@@ -197,6 +199,7 @@ TEST(AlertDispatcher, WebhookRequestIsSignedWhenASecretIsSet)
     AlertOptions o = both_channels();
     const std::string secret_file = temp_file("whsec-123\n");
     o.webhook_secret_file = secret_file;
+    ASSERT_TRUE(load_alert_secrets(o, nullptr).empty());
     AlertDispatcher dispatcher{o};
     const Request r = dispatcher.build_request(make(2, "webhook", "blog"), 1700000000);
     ASSERT_EQ(r.kind, Request::Kind::http);
@@ -222,16 +225,187 @@ TEST(AlertDispatcher, UnreadableSecretFileNamesTheOption)
 {
     AlertOptions o = both_channels();
     o.webhook_secret_file = "/nonexistent/secret";
+    const auto problems = load_alert_secrets(o, nullptr);
+    ASSERT_EQ(problems.size(), 1U);
+    EXPECT_EQ(problems[0].option, "--webhook-secret-file");
+    EXPECT_EQ(problems[0].path, "/nonexistent/secret");
+    EXPECT_FALSE(problems[0].kept_previous);
+    EXPECT_NE(problems[0].message().find("No such file"), std::string::npos)
+        << problems[0].message();
+    EXPECT_TRUE(o.webhook_secret.empty());
+    // A dispatcher never sends unsigned when a secret file is set.
     try {
         AlertDispatcher d{o};
         FAIL() << "expected an error";
-    } catch (const std::runtime_error &e) {
+    } catch (const std::invalid_argument &e) {
         EXPECT_NE(std::string(e.what()).find("--webhook-secret-file"), std::string::npos)
             << e.what();
     }
-    const auto problem = check_alert_options(o);
-    ASSERT_TRUE(problem);
-    EXPECT_EQ(problem->first, "--webhook-secret-file");
+    AlertDispatcher d{both_channels()};
+    EXPECT_THROW(d.reconfigure(o), std::invalid_argument);
+    const Request r = d.build_request(make(2, "webhook", "blog"), 1700000000);
+    EXPECT_EQ(r.http.url, "http://127.0.0.1:9/hook") << "the old options stay in force";
+}
+
+// path -> contents, changed by the test between calls; other paths fail.
+struct FakeSecretFiles {
+    std::map<std::string, std::string> files;
+    int reads = 0;
+    SecretReader reader()
+    {
+        return [this](const std::string &path) -> std::string {
+            ++reads;
+            auto it = files.find(path);
+            if (it == files.end())
+                throw std::runtime_error("No such file or directory");
+            if (it->second == "<denied>")
+                throw std::runtime_error("Permission denied");
+            return it->second;
+        };
+    }
+};
+
+AlertOptions with_secret_files()
+{
+    AlertOptions o = both_channels();
+    o.smtp_user = "mailer";
+    o.smtp_password_file = "/run/pw";
+    o.webhook_secret_file = "/run/whsec";
+    return o;
+}
+
+TEST(AlertSecrets, EveryCallReadsTheFilesAgainEvenAtTheSamePaths)
+{
+    FakeSecretFiles fs;
+    fs.files = {{"/run/pw", "password-A\n"}, {"/run/whsec", "secret-A\r\n"}};
+    AlertOptions first = with_secret_files();
+    EXPECT_TRUE(load_alert_secrets(first, fs.reader()).empty());
+    EXPECT_EQ(first.smtp_password, "password-A");
+    EXPECT_EQ(first.webhook_secret, "secret-A");
+    EXPECT_EQ(fs.reads, 2);
+
+    fs.files = {{"/run/pw", "password-B\n"}, {"/run/whsec", "secret-B\n"}};
+    AlertOptions second = with_secret_files();
+    EXPECT_TRUE(load_alert_secrets(second, fs.reader(), &first).empty());
+    EXPECT_EQ(fs.reads, 4);
+    EXPECT_EQ(second.smtp_password, "password-B");
+    EXPECT_EQ(second.webhook_secret, "secret-B");
+    EXPECT_TRUE(first != second) << "a dispatcher's reconfigure() must see the change";
+}
+
+TEST(AlertSecrets, AnUnreadableFileKeepsThePreviousSecret)
+{
+    FakeSecretFiles fs;
+    fs.files = {{"/run/pw", "password-A\n"}, {"/run/whsec", "secret-A\n"}};
+    AlertOptions previous = with_secret_files();
+    ASSERT_TRUE(load_alert_secrets(previous, fs.reader()).empty());
+
+    for (const auto &[contents, reason] :
+         {std::make_pair(std::string("<missing>"), std::string("No such file or directory")),
+          std::make_pair(std::string("<denied>"), std::string("Permission denied")),
+          std::make_pair(std::string("\n"), std::string("the file is empty")),
+          std::make_pair(std::string(""), std::string("the file is empty"))}) {
+        fs.files = {{"/run/pw", "password-B\n"}};
+        if (contents != "<missing>")
+            fs.files["/run/whsec"] = contents;
+        AlertOptions o = with_secret_files();
+        const auto problems = load_alert_secrets(o, fs.reader(), &previous);
+        ASSERT_EQ(problems.size(), 1U) << reason;
+        EXPECT_EQ(problems[0].option, "--webhook-secret-file");
+        EXPECT_EQ(problems[0].path, "/run/whsec");
+        EXPECT_EQ(problems[0].reason, reason);
+        EXPECT_TRUE(problems[0].kept_previous);
+        EXPECT_EQ(problems[0].message(), "cannot read \"/run/whsec\": " + reason);
+        EXPECT_EQ(o.webhook_secret, "secret-A") << "never unsigned: the old secret stays";
+        EXPECT_EQ(o.smtp_password, "password-B") << "the readable file is still read again";
+    }
+
+    // Both at once, the SMTP password too.
+    fs.files.clear();
+    AlertOptions o = with_secret_files();
+    const auto problems = load_alert_secrets(o, fs.reader(), &previous);
+    ASSERT_EQ(problems.size(), 2U);
+    EXPECT_EQ(problems[0].option, "--smtp-password-file");
+    EXPECT_TRUE(problems[0].kept_previous);
+    EXPECT_EQ(o.smtp_password, "password-A");
+    EXPECT_EQ(o.webhook_secret, "secret-A");
+    for (const auto &p : problems)
+        for (const char *secret : {"password-A", "secret-A"})
+            EXPECT_EQ(p.message().find(secret), std::string::npos) << p.message();
+}
+
+TEST(AlertSecrets, WithoutAPreviousSecretAnUnreadableFileIsNotKept)
+{
+    FakeSecretFiles fs;
+    fs.files = {{"/run/pw", "password-A\n"}};
+    AlertOptions previous = both_channels(); // no secret files: unsigned, no AUTH
+    AlertOptions o = with_secret_files();
+    const auto problems = load_alert_secrets(o, fs.reader(), &previous);
+    ASSERT_EQ(problems.size(), 1U);
+    EXPECT_EQ(problems[0].option, "--webhook-secret-file");
+    EXPECT_FALSE(problems[0].kept_previous) << "the caller must reject the configuration";
+    EXPECT_TRUE(o.webhook_secret.empty());
+    EXPECT_EQ(o.smtp_password, "password-A");
+}
+
+TEST(AlertSecrets, AnOptionRemovedOnReloadDropsItsSecret)
+{
+    FakeSecretFiles fs;
+    fs.files = {{"/run/pw", "password-A\n"}, {"/run/whsec", "secret-A\n"}};
+    AlertOptions previous = with_secret_files();
+    ASSERT_TRUE(load_alert_secrets(previous, fs.reader()).empty());
+    AlertOptions o = with_secret_files();
+    o.webhook_secret_file.clear();
+    o.webhook_secret = "stale";
+    EXPECT_TRUE(load_alert_secrets(o, fs.reader(), &previous).empty());
+    EXPECT_TRUE(o.webhook_secret.empty()) << "the operator asked for unsigned requests";
+}
+
+TEST(AlertSecrets, RealFilesAreReadAgainAfterARewrite)
+{
+    AlertOptions o = both_channels();
+    const std::string path = temp_file("secret-A\n");
+    o.webhook_secret_file = path;
+    ASSERT_TRUE(load_alert_secrets(o, nullptr).empty());
+    EXPECT_EQ(o.webhook_secret, "secret-A");
+    std::ofstream(path, std::ios::trunc) << "secret-B\n";
+    AlertOptions next = o;
+    ASSERT_TRUE(load_alert_secrets(next, nullptr, &o).empty());
+    EXPECT_EQ(next.webhook_secret, "secret-B");
+    std::remove(path.c_str());
+    AlertOptions gone = o;
+    const auto problems = load_alert_secrets(gone, nullptr, &next);
+    ASSERT_EQ(problems.size(), 1U);
+    EXPECT_TRUE(problems[0].kept_previous);
+    EXPECT_EQ(gone.webhook_secret, "secret-B");
+}
+
+TEST(AlertDispatcher, ReconfigureWithARotatedSecretSignsWithTheNewOne)
+{
+    FakeSecretFiles fs;
+    fs.files = {{"/run/pw", "password-A\n"}, {"/run/whsec", "secret-A\n"}};
+    AlertOptions a = with_secret_files();
+    ASSERT_TRUE(load_alert_secrets(a, fs.reader()).empty());
+    AlertDispatcher dispatcher{a};
+    const Request ra = dispatcher.build_request(make(2, "webhook", "blog"), 1700000000);
+    const std::string sig_a =
+        "X-Schemahost-Signature: " + webhook_signature("secret-A", 1700000000, ra.http.body);
+    EXPECT_NE(std::find(ra.http.headers.begin(), ra.http.headers.end(), sig_a),
+              ra.http.headers.end());
+
+    fs.files = {{"/run/pw", "password-B\n"}, {"/run/whsec", "secret-B\n"}};
+    AlertOptions b = with_secret_files(); // the same paths
+    ASSERT_TRUE(load_alert_secrets(b, fs.reader(), &a).empty());
+    dispatcher.reconfigure(b);
+    const Request rb = dispatcher.build_request(make(2, "webhook", "blog"), 1700000000);
+    const std::string sig_b =
+        "X-Schemahost-Signature: " + webhook_signature("secret-B", 1700000000, rb.http.body);
+    EXPECT_NE(std::find(rb.http.headers.begin(), rb.http.headers.end(), sig_b),
+              rb.http.headers.end());
+    EXPECT_EQ(std::find(rb.http.headers.begin(), rb.http.headers.end(), sig_a),
+              rb.http.headers.end());
+    EXPECT_EQ(dispatcher.build_request(make(1, "email", "blog"), 1700000000).mail.password,
+              "password-B");
 }
 
 TEST(AlertOptionsCheck, FindsEachProblem)
