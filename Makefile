@@ -21,8 +21,14 @@ MODULE_big = schemahost
 MODULEDIR = extension
 OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard extension/*.cpp)))
 # The install script of each released version is the concatenation of its
-# parts in sql/<version>/, in file-name order.
-DATA_built = build/sql/schemahost--$(EXTVERSION).sql
+# parts in sql/<version>/, in file-name order. Every directory of sql/ named
+# like a version (1.2.3) gets one. A version without a directory (such as
+# default_version between releases) has no install script of its own:
+# CREATE EXTENSION installs the newest one below it and then runs the upgrade
+# scripts sql/schemahost--<from>--<to>.sql (PostgreSQL's update path).
+SQL_VERSIONS := $(sort $(shell find sql -mindepth 1 -maxdepth 1 -type d \
+	-regextype posix-extended -regex 'sql/[0-9]+\.[0-9]+\.[0-9]+' -printf '%f\n'))
+DATA_built = $(patsubst %,build/sql/schemahost--%.sql,$(SQL_VERSIONS))
 DATA = sql/schemahost.control $(wildcard sql/schemahost--*--*.sql)
 
 SCHEMAHOST_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter \
@@ -42,14 +48,23 @@ include $(PGXS)
 # the `register` keyword in PostgreSQL's headers.
 COMPILE.cxx.bc += $(SCHEMAHOST_CXXFLAGS)
 
-build/sql/schemahost--$(EXTVERSION).sql: $(sort $(wildcard sql/$(EXTVERSION)/*.sql))
-	@mkdir -p $(dir $@)
-	cat $^ > $@
+# The directory is a prerequisite too: adding, removing or renaming a part
+# changes its mtime, so the script is rebuilt.
+define install_script_rule
+build/sql/schemahost--$(1).sql: sql/$(1) $$(sort $$(wildcard sql/$(1)/*.sql))
+	@mkdir -p $$(dir $$@)
+	cat $$(filter %.sql,$$^) > $$@
+endef
+$(foreach v,$(SQL_VERSIONS),$(eval $(call install_script_rule,$(v))))
+
+# Released scripts never change (sql/released.sha256); this says which did.
+check-released:
+	@scripts/check-released.sh
 
 $(OBJS): $(wildcard extension/*.hpp) sql/schemahost.control
 
 .PHONY: deps daemon install-ext run stop test test-regress test-pgtap test-unit \
-	test-integration format
+	test-integration format check-released
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 RUN_DIR := $(CURDIR)/.run

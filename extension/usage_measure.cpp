@@ -17,11 +17,13 @@
 // (main, fsm, vm, init) and their segments; the full mode reads the database
 // directory once and sums every existing file by relfilenode (one fstatat
 // each, no probe of a fork that does not exist), which is cheaper when most
-// relations are measured; its fstatat() calls are spread over a few helper
-// threads under strict rules (see stat_chunks()).
+// relations are measured (relation_files.cpp, which also holds the only
+// threads of the library).
 #include "entry.hpp"
 #include "guc.hpp"
+#include "oid_map.hpp"
 #include "quota_arrays.hpp"
+#include "relation_files.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -38,24 +40,17 @@ extern "C" {
 #include "utils/syscache.h"
 }
 
-#include <dirent.h>
-#include <pthread.h>
-#include <signal.h>
-#include <unistd.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace
 {
 
+using schemahost::OidMap;
 using schemahost::pg_call;
 
 struct RelFile {
@@ -144,6 +139,19 @@ template <typename F> void for_each_index(Oid relid, F &&fn)
     });
 }
 
+// TOAST tables found while collecting a schema's relations, and the schema
+// they are charged to: the table's, not pg_toast.
+struct ToastOwners {
+    std::vector<std::pair<Oid, Oid>> list; // (TOAST table, schema)
+    OidMap index{64};                      // TOAST table -> schema
+
+    void add(Oid toast, Oid nsp)
+    {
+        if (index.insert(toast, nsp))
+            list.emplace_back(toast, nsp);
+    }
+};
+
 // Up to this many projects, an incremental refresh finds their relations
 // through the catalog indexes; above, one scan of pg_class is cheaper.
 constexpr size_t kIndexedProjectsMax = 500;
@@ -155,7 +163,7 @@ constexpr size_t kIndexedProjectsMax = 500;
 // toast_owner, like the pg_class scan does). The namespace is checked again
 // on each pg_class row: only where the relation is now counts.
 void schema_relations(Oid nsp, std::vector<RelFile> &rels,
-                      std::unordered_map<Oid, Oid> &toast_owner)
+                      ToastOwners &toast_owner)
 {
     ScanKeyData keys[2];
     pg_call([&keys, nsp] {
@@ -176,7 +184,7 @@ void schema_relations(Oid nsp, std::vector<RelFile> &rels,
         if (has_storage(r.relkind) && r.persistence != RELPERSISTENCE_TEMP)
             rels.push_back(RelFile{nsp, r.relfilenode, r.tablespace, r.relkind, r.persistence});
         if (OidIsValid(r.toast))
-            toast_owner.emplace(r.toast, nsp);
+            toast_owner.add(r.toast, nsp);
     };
     for (Oid relid : members) {
         ClassRow r = class_row(relid);
@@ -239,171 +247,6 @@ int64 relation_bytes(const RelFile &r)
     return total;
 }
 
-// Parses "<relfilenode>[_fork][.segment]"; temp files ("t3_1234") and
-// anything else are not permanent relation files and return false.
-bool parse_relation_file(const char *name, Oid *relfilenode)
-{
-    const char *p = name;
-    if (*p < '0' || *p > '9')
-        return false;
-    unsigned long v = 0;
-    while (*p >= '0' && *p <= '9') {
-        v = v * 10 + static_cast<unsigned long>(*p - '0');
-        if (v > 0xFFFFFFFFUL)
-            return false;
-        p++;
-    }
-    if (*p == '_') {
-        if (strncmp(p, "_fsm", 4) == 0)
-            p += 4;
-        else if (strncmp(p, "_vm", 3) == 0)
-            p += 3;
-        else if (strncmp(p, "_init", 5) == 0)
-            p += 5;
-        else
-            return false;
-    }
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    if (*p != '\0')
-        return false;
-    *relfilenode = static_cast<Oid>(v);
-    return true;
-}
-
-class Dir
-{
-  public:
-    explicit Dir(const std::string &path) : dir_(opendir(path.c_str())) {}
-    ~Dir()
-    {
-        if (dir_)
-            closedir(dir_);
-    }
-    Dir(const Dir &) = delete;
-    Dir &operator=(const Dir &) = delete;
-    DIR *get() const { return dir_; }
-
-  private:
-    DIR *dir_;
-};
-
-// The parallel fstatat() of a full refresh: the only threads the library
-// ever starts (CONTRIBUTING.md, "Threads in the backend"). fstatat() is what a
-// full refresh spends its time on (~2.5 us per file on the project's VM,
-// 220,000 files for 10,000 projects); on one thread it is ~1.5x slower and
-// lands on or under the 4x target (docs/benchmarks.md).
-// schemahost.refresh_threads = 1 starts none.
-// Invariants:
-//   - helpers run only stat_chunks(): fstatat() on names prepared beforehand,
-//     results into an array sized beforehand; no PostgreSQL call, no
-//     allocation, no C++ exception;
-//   - they are created with every signal blocked (a new thread inherits the
-//     mask), so PostgreSQL's handlers only ever run in the backend's thread;
-//   - from the first pthread_create() to the last pthread_join() the
-//     backend's thread only runs stat_chunks() too: no palloc, no
-//     CHECK_FOR_INTERRUPTS(), no ereport, so nothing can longjmp out of the
-//     frame the helpers use (a cancel is served after the join);
-//   - raw pthreads, not std::thread: creation and join report errors as
-//     return codes, never as an exception, and nothing calls std::terminate
-//     for an unjoined thread; a helper that cannot be created is just not
-//     there and the others, or the backend's thread alone, do its share.
-constexpr unsigned kMaxStatThreads = 8; // the maximum of schemahost.refresh_threads
-constexpr size_t kStatChunk = 2048;
-
-struct StatJob {
-    int dirfd;
-    const std::string *names;
-    int64 *bytes;
-    size_t n;
-    std::atomic<size_t> next;
-};
-
-void *stat_chunks(void *arg) noexcept
-{
-    StatJob *job = static_cast<StatJob *>(arg);
-    for (;;) {
-        size_t begin = job->next.fetch_add(kStatChunk, std::memory_order_relaxed);
-        if (begin >= job->n)
-            return nullptr;
-        size_t end = begin + kStatChunk < job->n ? begin + kStatChunk : job->n;
-        for (size_t i = begin; i < end; i++) {
-            struct stat st;
-            if (fstatat(job->dirfd, job->names[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
-                job->bytes[i] = st.st_size; // else removed meanwhile: 0
-        }
-    }
-}
-
-// threads: schemahost.refresh_threads, read by the caller before.
-void stat_all(StatJob *job, int threads) noexcept
-{
-    unsigned want = threads > 1 ? static_cast<unsigned>(threads) : 1;
-    if (want > kMaxStatThreads)
-        want = kMaxStatThreads;
-    if (job->n < 4 * kStatChunk)
-        want = 1;
-    pthread_t helpers[kMaxStatThreads];
-    unsigned started = 0;
-    if (want > 1) {
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        for (unsigned i = 1; i < want; i++)
-            if (pthread_create(&helpers[started], nullptr, stat_chunks, job) == 0)
-                started++;
-        pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    }
-    stat_chunks(job);
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(helpers[i], nullptr);
-}
-
-// The permanent relation files of the database's default tablespace that
-// belong to the wanted relfilenodes, summed by relfilenode: one pass over the
-// directory, then one fstatat() (relative to the directory's descriptor) per
-// file that exists, none for forks or segments that do not.
-std::unordered_map<Oid, int64> database_directory_sizes(const std::unordered_set<Oid> &wanted)
-{
-    char *p = pg_call([] { return GetDatabasePath(MyDatabaseId, MyDatabaseTableSpace); });
-    std::string path(p);
-    Dir dir(path);
-    if (!dir.get()) {
-        int err = errno;
-        throw schemahost::Error("58030", "could not open directory \"" + path + "\"")
-            .detail(std::strerror(err));
-    }
-    std::vector<std::string> names;
-    std::vector<Oid> owners;
-    names.reserve(wanted.size() * 2);
-    owners.reserve(wanted.size() * 2);
-    while (struct dirent *de = readdir(dir.get())) {
-        Oid relfilenode;
-        if (!parse_relation_file(de->d_name, &relfilenode) || wanted.count(relfilenode) == 0)
-            continue;
-        names.emplace_back(de->d_name);
-        owners.push_back(relfilenode);
-    }
-    std::vector<int64> bytes(names.size(), 0);
-    StatJob job;
-    job.dirfd = dirfd(dir.get());
-    job.names = names.data();
-    job.bytes = bytes.data();
-    job.n = names.size();
-    job.next.store(0);
-    stat_all(&job, schemahost::guc::refresh_threads); // see the invariants above stat_chunks()
-    std::unordered_map<Oid, int64> sizes;
-    sizes.reserve(wanted.size());
-    for (size_t i = 0; i < names.size(); i++)
-        sizes[owners[i]] += bytes[i];
-    return sizes;
-}
-
 } // namespace
 
 SH_FUNCTION(schemahost_usage_measure)
@@ -413,14 +256,17 @@ SH_FUNCTION(schemahost_usage_measure)
     std::vector<Oid> nsps = schemahost::quota::oid_array(PG_GETARG_DATUM(0));
     bool full = PG_GETARG_BOOL(1);
 
-    std::unordered_map<Oid, int64> totals;
-    totals.reserve(nsps.size() * 2);
+    OidMap nsp_slot(nsps.size()); // schema -> its total in totals
+    std::vector<int64> totals;
+    totals.reserve(nsps.size());
     for (Oid n : nsps)
-        totals.emplace(n, 0);
+        if (nsp_slot.insert(n, static_cast<uint32>(totals.size())))
+            totals.push_back(0);
 
     std::vector<RelFile> rels;
-    std::unordered_map<Oid, Oid> toast_owner;       // TOAST table -> schema charged
-    std::unordered_map<Oid, RelFile> toast_catalog; // full mode: every pg_toast relation
+    ToastOwners toast_owner;
+    std::vector<RelFile> toast_rows; // full mode: every pg_toast relation ...
+    OidMap toast_row(full ? 65536 : 16); // ... and its index there, by OID
     if (!full && !totals.empty() && nsps.size() <= kIndexedProjectsMax) {
         // Few projects: find their relations through the catalog indexes
         // instead of reading all of pg_class (~10 ms for 160,000 rows).
@@ -430,45 +276,42 @@ SH_FUNCTION(schemahost_usage_measure)
         scan_catalog(RelationRelationId, InvalidOid, nullptr, 0, [&](HeapTuple tup) {
             Form_pg_class c = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
             if (full && c->relnamespace == PG_TOAST_NAMESPACE) {
-                toast_catalog.emplace(c->oid, RelFile{InvalidOid, c->relfilenode, c->reltablespace,
-                                                      c->relkind, c->relpersistence});
+                if (toast_row.insert(c->oid, static_cast<uint32>(toast_rows.size())))
+                    toast_rows.push_back(RelFile{InvalidOid, c->relfilenode, c->reltablespace,
+                                                 c->relkind, c->relpersistence});
                 return;
             }
-            auto it = totals.find(c->relnamespace);
-            if (it == totals.end() || !has_storage(c->relkind) ||
+            if (!nsp_slot.find(c->relnamespace) || !has_storage(c->relkind) ||
                 c->relpersistence == RELPERSISTENCE_TEMP)
                 return;
             rels.push_back(RelFile{c->relnamespace, c->relfilenode, c->reltablespace, c->relkind,
                                    c->relpersistence});
             if (OidIsValid(c->reltoastrelid))
-                toast_owner.emplace(c->reltoastrelid, c->relnamespace);
+                toast_owner.add(c->reltoastrelid, c->relnamespace);
         });
     }
 
     // TOAST tables and their indexes live in pg_toast: charge them to the
     // schema of the table they belong to.
-    if (!toast_owner.empty()) {
+    if (!toast_owner.list.empty()) {
         if (full) {
-            for (const auto &[toast, nsp] : toast_owner) {
-                auto it = toast_catalog.find(toast);
-                if (it != toast_catalog.end())
-                    rels.push_back(RelFile{nsp, it->second.relfilenode, it->second.tablespace,
-                                           it->second.relkind, it->second.persistence});
-            }
+            auto add_toast = [&](Oid relid, Oid nsp) {
+                if (const uint32 *row = toast_row.find(relid)) {
+                    RelFile f = toast_rows[*row];
+                    f.nsp = nsp;
+                    rels.push_back(f);
+                }
+            };
+            for (const auto &owned : toast_owner.list)
+                add_toast(owned.first, owned.second);
             scan_catalog(IndexRelationId, InvalidOid, nullptr, 0, [&](HeapTuple tup) {
                 Form_pg_index i = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup));
-                auto owner = toast_owner.find(i->indrelid);
-                if (owner == toast_owner.end())
-                    return;
-                auto it = toast_catalog.find(i->indexrelid);
-                if (it != toast_catalog.end())
-                    rels.push_back(RelFile{owner->second, it->second.relfilenode,
-                                           it->second.tablespace, it->second.relkind,
-                                           it->second.persistence});
+                if (const uint32 *nsp = toast_owner.index.find(i->indrelid))
+                    add_toast(i->indexrelid, *nsp);
             });
         } else {
             std::vector<std::pair<Oid, Oid>> toast_rels; // (relation, schema)
-            for (const auto &owned : toast_owner) {
+            for (const auto &owned : toast_owner.list) {
                 Oid toast = owned.first; // a plain local: lambdas cannot capture bindings in C++17
                 Oid owner_nsp = owned.second;
                 toast_rels.emplace_back(toast, owner_nsp);
@@ -504,29 +347,33 @@ SH_FUNCTION(schemahost_usage_measure)
     }
 
     if (full) {
-        std::unordered_set<Oid> wanted;
-        wanted.reserve(rels.size());
-        for (const RelFile &r : rels)
-            if (effective_tablespace(r.tablespace) == MyDatabaseTableSpace)
-                wanted.insert(r.relfilenode);
-        std::unordered_map<Oid, int64> sizes = database_directory_sizes(wanted);
+        // Files of the database's default tablespace: one directory scan,
+        // summed straight into the schemas' totals. Relations in other
+        // tablespaces (rare) are probed one by one.
+        OidMap wanted(rels.size()); // relfilenode -> slot in totals
         for (const RelFile &r : rels) {
-            if (effective_tablespace(r.tablespace) != MyDatabaseTableSpace) {
-                totals[r.nsp] += relation_bytes(r);
+            const uint32 *slot = nsp_slot.find(r.nsp);
+            if (!slot)
                 continue;
-            }
-            auto it = sizes.find(r.relfilenode);
-            if (it != sizes.end())
-                totals[r.nsp] += it->second;
+            if (effective_tablespace(r.tablespace) == MyDatabaseTableSpace)
+                wanted.insert(r.relfilenode, *slot);
+            else
+                totals[*slot] += relation_bytes(r);
         }
+        char *p = pg_call([] { return GetDatabasePath(MyDatabaseId, MyDatabaseTableSpace); });
+        std::string path(p);
+        pg_call([p] { pfree(p); });
+        schemahost::sum_relation_files(path, wanted, totals, schemahost::guc::refresh_threads);
     } else {
         for (const RelFile &r : rels)
-            totals[r.nsp] += relation_bytes(r);
+            if (const uint32 *slot = nsp_slot.find(r.nsp))
+                totals[*slot] += relation_bytes(r);
     }
 
     schemahost::quota::ResultSet out(fcinfo);
     for (Oid n : nsps) {
-        Datum values[2] = {ObjectIdGetDatum(n), Int64GetDatum(totals[n])};
+        const uint32 *slot = nsp_slot.find(n); // none for InvalidOid
+        Datum values[2] = {ObjectIdGetDatum(n), Int64GetDatum(slot ? totals[*slot] : 0)};
         bool nulls[2] = {false, false};
         out.put(values, nulls);
     }

@@ -1,7 +1,14 @@
 """schemahostd --once against a real server: healthy, and each failure mode
 gives one clear line and the documented exit code."""
 
+import os
+import re
+
 import harness
+
+# The version this build is: default_version of the control file.
+with open(os.path.join(harness.ROOT, "sql", "schemahost.control")) as f:
+    VERSION = re.search(r"^default_version\s*=\s*'([^']+)'", f.read(), re.M).group(1)
 
 
 class OnceTest(harness.ClusterTestCase):
@@ -9,7 +16,7 @@ class OnceTest(harness.ClusterTestCase):
         r = self.daemon("--once", "--dsn", self.cluster.dsn())
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("ok", r.stdout)
-        self.assertIn("0.1.0", r.stdout)
+        self.assertIn(VERSION, r.stdout)
         self.assertEqual(len(r.stdout.strip().splitlines()), 1, r.stdout)
 
     def test_pg_env_vars_work_like_psql(self):
@@ -62,7 +69,7 @@ class OnceTest(harness.ClusterTestCase):
             self.assertIn(opt, r.stdout)
         r = self.daemon("--version")
         self.assertEqual(r.returncode, 0)
-        self.assertIn("0.1.0", r.stdout)
+        self.assertIn(VERSION, r.stdout)
 
 
 class WithoutPreloadTest(harness.ClusterTestCase):

@@ -45,10 +45,10 @@ SELECT is(schemahost.runtime_limit_default('schemahost.no_such_setting', '1 h'),
           'the fallback when the GUC is not defined');
 
 -- ---------------------------------------------------------- handshake
-SELECT is(schemahost_daemon_hello('0.1.0'), '0.1.0', 'same version');
-SELECT is(schemahost_daemon_hello('0.1.9-dev'), '0.1.0', 'another patch level is compatible');
+SELECT is(schemahost_daemon_hello('0.1.1'), '0.1.1', 'same version');
+SELECT is(schemahost_daemon_hello('0.1.9-dev'), '0.1.1', 'another patch level is compatible');
 SELECT throws_ok($$SELECT schemahost_daemon_hello('0.2.0')$$, '0A000',
-                 'schemahostd 0.2.0 is not compatible with schemahost 0.1.0', 'newer minor: 0A000');
+                 'schemahostd 0.2.0 is not compatible with schemahost 0.1.1', 'newer minor: 0A000');
 SELECT throws_ok($$SELECT schemahost_daemon_hello('1.1.0')$$, '0A000', NULL, 'other major: 0A000');
 SELECT throws_ok($$SELECT schemahost_daemon_hello('banana')$$, '22023', NULL, 'not a version: 22023');
 

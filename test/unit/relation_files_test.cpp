@@ -1,0 +1,140 @@
+// relation_files.cpp: parsing relation file names and summing a database
+// directory's files by relfilenode, on one thread and on several.
+#include "relation_files.hpp"
+
+#include "error.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+using schemahost::OidMap;
+using schemahost::parse_relation_file;
+using schemahost::sum_relation_files;
+
+namespace {
+
+class TempDir {
+public:
+    TempDir()
+    {
+        char tmpl[] = "/tmp/schemahost-relfiles-XXXXXX";
+        const char *p = mkdtemp(tmpl);
+        if (p == nullptr)
+            throw std::runtime_error("mkdtemp failed");
+        path_ = p;
+    }
+    ~TempDir() { [[maybe_unused]] int rc = std::system(("rm -rf '" + path_ + "'").c_str()); }
+    TempDir(const TempDir &) = delete;
+    TempDir &operator=(const TempDir &) = delete;
+
+    const std::string &path() const { return path_; }
+
+    void file(const std::string &name, std::size_t bytes) const
+    {
+        std::ofstream out(path_ + "/" + name, std::ios::binary);
+        out << std::string(bytes, 'x');
+    }
+
+private:
+    std::string path_;
+};
+
+} // namespace
+
+TEST(ParseRelationFile, AcceptsEveryForkAndSegment)
+{
+    const struct {
+        const char *name;
+        std::uint32_t relfilenode;
+    } good[] = {{"16384", 16384},        {"16384_fsm", 16384},  {"16384_vm", 16384},
+                {"16384_init", 16384},   {"16384.1", 16384},    {"16384_fsm.12", 16384},
+                {"4294967295", 4294967295u}, {"1", 1}};
+    for (const auto &g : good) {
+        std::uint32_t rfn = 0;
+        EXPECT_TRUE(parse_relation_file(g.name, &rfn)) << g.name;
+        EXPECT_EQ(rfn, g.relfilenode) << g.name;
+    }
+}
+
+TEST(ParseRelationFile, RejectsEverythingElse)
+{
+    // Temporary relations, PostgreSQL's own files, overflowing numbers and
+    // malformed suffixes are not permanent relation files.
+    const char *bad[] = {"t3_16384", "pg_internal.init", "PG_VERSION", "pg_filenode.map",
+                         "4294967296", "16384.", "16384_", "16384_fsmx", "16384_foo",
+                         "16384.1a", "", "16384 ", ".16384"};
+    for (const char *b : bad) {
+        std::uint32_t rfn = 0;
+        EXPECT_FALSE(parse_relation_file(b, &rfn)) << '"' << b << '"';
+    }
+}
+
+TEST(SumRelationFiles, SumsWantedFilesIntoTheirSlots)
+{
+    TempDir dir;
+    dir.file("100", 8192);
+    dir.file("100_fsm", 24576);
+    dir.file("100_vm", 8192);
+    dir.file("100.1", 1000);
+    dir.file("200", 16384);
+    dir.file("200_init", 0);
+    dir.file("300", 999);     // not wanted
+    dir.file("t3_100", 5000); // a temporary relation, never counted
+    dir.file("PG_VERSION", 3);
+
+    OidMap wanted(4);
+    wanted.insert(100, 0);
+    wanted.insert(200, 1);
+    wanted.insert(500, 1); // no file at all
+    std::vector<std::int64_t> bytes(2, 0);
+    sum_relation_files(dir.path(), wanted, bytes, 1);
+    EXPECT_EQ(bytes[0], 8192 + 24576 + 8192 + 1000);
+    EXPECT_EQ(bytes[1], 16384);
+}
+
+TEST(SumRelationFiles, ThreadsGiveTheSameSumsAsOneThread)
+{
+    // Enough wanted relations for the helper threads to start (8,192).
+    TempDir dir;
+    constexpr std::uint32_t kRelations = 9000;
+    constexpr std::uint32_t kSchemas = 7;
+    OidMap wanted(kRelations);
+    std::vector<std::int64_t> expected(kSchemas, 0);
+    for (std::uint32_t i = 0; i < kRelations; i++) {
+        std::uint32_t rfn = 20000 + i;
+        std::uint32_t slot = i % kSchemas;
+        wanted.insert(rfn, slot);
+        std::size_t size = (i % 13) * 10;
+        dir.file(std::to_string(rfn), size);
+        expected[slot] += static_cast<std::int64_t>(size);
+        if (i % 3 == 0) {
+            dir.file(std::to_string(rfn) + "_fsm", 7);
+            expected[slot] += 7;
+        }
+    }
+    dir.file("19999", 12345); // not wanted
+    for (int threads : {1, 2, 4, 8, 100}) {
+        std::vector<std::int64_t> bytes(kSchemas, 0);
+        sum_relation_files(dir.path(), wanted, bytes, threads);
+        EXPECT_EQ(bytes, expected) << threads << " threads";
+    }
+}
+
+TEST(SumRelationFiles, AMissingDirectoryIsAnErrorNamingIt)
+{
+    OidMap wanted(1);
+    std::vector<std::int64_t> bytes;
+    try {
+        sum_relation_files("/nonexistent/schemahost/base/1", wanted, bytes, 4);
+        FAIL() << "no error";
+    } catch (const schemahost::Error &e) {
+        EXPECT_EQ(e.sqlstate(), "58030");
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/schemahost/base/1"), std::string::npos);
+        EXPECT_NE(e.detail().find("No such file"), std::string::npos);
+    }
+}
