@@ -63,6 +63,25 @@ def build(c, projects, batch, jobs):
     print(f"data set: built {projects - have} projects in {time.perf_counter() - t0:.0f} s")
 
 
+def stat_floor(c, conn, runs=5):
+    """Medians (ms) of readdir + one fstatat per file of the benchmark's
+    database directory and nothing else, on 1 and on 2 threads
+    (bench/stat_floor.c): the least a file-based full refresh must pay."""
+    exe = os.path.join(benchlib.ROOT, "build", "bench", "stat_floor")
+    os.makedirs(os.path.dirname(exe), exist_ok=True)
+    subprocess.run(["gcc", "-O2", "-pthread", "-o", exe, os.path.join(HERE, "stat_floor.c")], check=True)
+    with conn.cursor() as cur:
+        cur.execute("SELECT oid FROM pg_database WHERE datname = current_database()")
+        directory = os.path.join(c.data, "base", str(cur.fetchone()[0]))
+    times = {1: [], 2: []}
+    for _ in range(runs):
+        for threads in times:
+            out = subprocess.run([exe, directory, str(threads)], check=True, capture_output=True,
+                                 text=True).stdout.split()
+            times[threads].append(float(out[1]) + float(out[2]))
+    return int(out[0]), {t: benchlib.median(v) for t, v in times.items()}
+
+
 def waits_for_tenant_lock(c, conn, sql):
     """True when sql cannot finish while a tenant holds ACCESS EXCLUSIVE on
     one of its tables (lock_timeout 1 s)."""
@@ -175,6 +194,12 @@ def main():
               f"{m['base_warm'] / m['full_warm']:6.1f}x warm   (target >= 4x)")
         print(f"ratio baseline / full 1 thread: {m['base_new'] / m['full1_new']:4.1f}x new connection, "
               f"{m['base_warm'] / m['full1_warm']:6.1f}x warm   (schemahost.refresh_threads = 1)")
+        files, floor = stat_floor(c, conn)
+        print(f"bare file-system pass ({files} files: readdir, then one fstatat each; no catalog, no SQL): "
+              f"{floor[1]:.1f} ms on 1 thread, {floor[2]:.1f} ms on 2 threads")
+        print(f"  baseline / bare pass on 2 threads: "
+              f"{m['base_new'] / (floor[2] / 1000):.1f}x new connection, "
+              f"{m['base_warm'] / (floor[2] / 1000):.1f}x warm")
         benchlib.timed(conn, "INSERT INTO p1.posts (user_id, body) VALUES (1, 'x')")
         wi = waits_for_tenant_lock(c, conn, "SELECT * FROM schemahost_refresh_usage()")
         wf = waits_for_tenant_lock(c, conn, "SELECT * FROM schemahost_refresh_usage(full => true)")

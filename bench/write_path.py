@@ -30,6 +30,11 @@ Two measures:
    transaction (pgbench's backends, plus any autovacuum worker that exited in
    the run), which moves less with the load than tps does.
 
+--simultaneous runs the two servers' pgbench runs of a pair at the same time
+(sharing the cores) instead of one after the other: both then see the same
+background load, which on a shared machine moves tps more than the effect
+being measured.
+
 --aa builds both servers as baselines: a control run that shows the bias and
 the noise of the method itself.
 """
@@ -271,32 +276,40 @@ def reaped_children_cpu(pid):
     return (int(fields[13]) + int(fields[14])) / TICK  # cutime, cstime
 
 
-def timed_run(s, args, clients):
-    """(tps, exited-children CPU microseconds per transaction)."""
-    pm = postmaster_pid(s)
-    before = reaped_children_cpu(pm)
-    proc = subprocess.Popen([os.path.join(s.c.bin, "pgbench"), *args], env=s.c.env(BENCH),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    pids = set()
-    while proc.poll() is None and len(pids) < clients:
+def timed_runs(jobs, clients):
+    """Runs pgbench on each (server, args) of jobs at the same time; for each,
+    (tps, exited-children CPU microseconds per transaction)."""
+    started = []
+    for s, args in jobs:
+        pm = postmaster_pid(s)
+        before = reaped_children_cpu(pm)
+        proc = subprocess.Popen([os.path.join(s.c.bin, "pgbench"), *args], env=s.c.env(BENCH),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        started.append((s, pm, before, proc, set()))
+    while any(proc.poll() is None and len(pids) < clients for _, _, _, proc, pids in started):
         time.sleep(0.3)
-        pids |= {r[0] for r in s.query("SELECT pid FROM pg_stat_activity WHERE usename = %s "
-                                        "AND application_name = 'pgbench'", (BENCH,))}
-    out, err = proc.communicate()
-    if proc.returncode != 0:
-        sys.exit(f"pgbench failed on {s.label}: {err}")
-    m, n = TPS.search(out), TXNS.search(out)
-    if not m or not n:
-        sys.exit(f"no tps in pgbench output: {out}")
-    # The postmaster adds a child's CPU time to its own cutime when it reaps it.
-    deadline = time.monotonic() + 30
-    while any(os.path.exists(f"/proc/{p}") for p in pids):
-        if time.monotonic() > deadline:
-            sys.exit(f"backends {pids} of {s.label} did not exit")
-        time.sleep(0.05)
-    time.sleep(0.1)
-    cpu = reaped_children_cpu(pm) - before
-    return float(m.group(1)), cpu * 1e6 / int(n.group(1))
+        for s, _, _, proc, pids in started:
+            if proc.poll() is None:
+                pids |= {r[0] for r in s.query("SELECT pid FROM pg_stat_activity WHERE usename = %s "
+                                                "AND application_name = 'pgbench'", (BENCH,))}
+    results = []
+    for s, pm, before, proc, pids in started:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            sys.exit(f"pgbench failed on {s.label}: {err}")
+        m, n = TPS.search(out), TXNS.search(out)
+        if not m or not n:
+            sys.exit(f"no tps in pgbench output: {out}")
+        # The postmaster adds a child's CPU time to its own cutime when it reaps it.
+        deadline = time.monotonic() + 30
+        while any(os.path.exists(f"/proc/{p}") for p in pids):
+            if time.monotonic() > deadline:
+                sys.exit(f"backends {pids} of {s.label} did not exit")
+            time.sleep(0.05)
+        time.sleep(0.1)
+        cpu = reaped_children_cpu(pm) - before
+        results.append((float(m.group(1)), cpu * 1e6 / int(n.group(1))))
+    return results
 
 
 def quartiles(xs):
@@ -322,6 +335,9 @@ def main():
     ap.add_argument("--aa", action="store_true",
                     help="control run: both servers are baselines (no preload, no extension), to show "
                          "the bias and noise of the method itself")
+    ap.add_argument("--simultaneous", action="store_true",
+                    help="run each pair's two pgbench runs at the same time instead of one after the "
+                         "other, so both servers see the same background load (they share the cores)")
     args = ap.parse_args()
 
     started = time.monotonic()
@@ -354,15 +370,20 @@ def main():
             for _, extra in MODES:
                 s.pgbench(["-n", "-c", str(args.clients), "-j", str(args.threads), "-T", "5", *extra])
 
-        log(f"\ntimed runs ({args.seconds} s each; order alternates per round), load average {loadavg()}:")
+        how = "both servers at once" if args.simultaneous else "order alternates per round"
+        log(f"\ntimed runs ({args.seconds} s each; {how}), load average {loadavg()}:")
         runs = {(mode, s.label): [] for mode, _ in MODES for s in servers}
         for r in range(args.rounds):
             order = servers if r % 2 == 0 else servers[::-1]
             for mode, extra in MODES:
                 line = []
-                for s in order:
-                    tps, cpu = timed_run(s, ["-n", "-c", str(args.clients), "-j", str(args.threads),
-                                             "-T", str(args.seconds), *extra], args.clients)
+                pgbench = ["-n", "-c", str(args.clients), "-j", str(args.threads), "-T", str(args.seconds),
+                           *extra]
+                if args.simultaneous:
+                    results = timed_runs([(s, pgbench) for s in order], args.clients)
+                else:
+                    results = [timed_runs([(s, pgbench)], args.clients)[0] for s in order]
+                for s, (tps, cpu) in zip(order, results):
                     runs[(mode, s.label)].append((tps, cpu))
                     line.append(f"{s.label} {tps:8.1f} tps {cpu:6.1f} us")
                 e, b = runs[(mode, ext.label)][-1], runs[(mode, base.label)][-1]

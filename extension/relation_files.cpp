@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -66,6 +67,29 @@ bool parse_relation_file(const char *name, std::uint32_t *relfilenode) noexcept
         return false;
     *relfilenode = static_cast<std::uint32_t>(v);
     return true;
+}
+
+std::int64_t fork_bytes(int dirfd, const std::string &first, std::int64_t segment_bytes)
+{
+    struct stat st;
+    if (fstatat(dirfd, first.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return 0;
+    std::int64_t total = st.st_size;
+    for (int seg = 1; st.st_size >= segment_bytes; seg++) {
+        std::string path = first + "." + std::to_string(seg);
+        if (fstatat(dirfd, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+            break;
+        total += st.st_size;
+    }
+    return total;
+}
+
+DirFd::DirFd(const std::string &path) : fd_(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {}
+
+DirFd::~DirFd()
+{
+    if (fd_ >= 0)
+        close(fd_);
 }
 
 namespace

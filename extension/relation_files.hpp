@@ -18,6 +18,29 @@ namespace schemahost
 // else return false.
 bool parse_relation_file(const char *name, std::uint32_t *relfilenode) noexcept;
 
+// Bytes of one fork: `first` is the path of its first segment, relative to
+// dirfd (AT_FDCWD: the working directory, which is the data directory in a
+// backend); further segments are "<first>.1", "<first>.2" ... md.c keeps every
+// segment but the last exactly segment_bytes long, so segment N+1 is only
+// probed after a full one. A missing first segment (no such fork, or the
+// relation was just dropped) is 0 bytes.
+std::int64_t fork_bytes(int dirfd, const std::string &first, std::int64_t segment_bytes);
+
+// A directory opened for fstatat()-relative lookups (one path component per
+// lookup instead of three); get() is -1 when it could not be opened.
+class DirFd
+{
+  public:
+    explicit DirFd(const std::string &path);
+    ~DirFd();
+    DirFd(const DirFd &) = delete;
+    DirFd &operator=(const DirFd &) = delete;
+    int get() const { return fd_; }
+
+  private:
+    int fd_;
+};
+
 // Adds the size of every permanent relation file in `dir` whose relfilenode
 // is a key of `wanted` to bytes[value] (bytes has a slot for every value).
 // One pass over the directory, one fstatat() per matching file that exists;

@@ -161,3 +161,14 @@ BEGIN
     RETURN QUERY SELECT t.name, t.used FROM unnest(v_names, v_used) AS t(name, used);
 END
 $$;
+
+-- Row estimates for _usage_measure (one row per project asked for), so that
+-- _quota_apply joins an incremental refresh's few projects by index and a
+-- full refresh's many by hash (extension/usage_measure.cpp).
+CREATE FUNCTION schemahost._usage_measure_support(internal)
+    RETURNS internal
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'schemahost_usage_measure_support';
+REVOKE EXECUTE ON FUNCTION schemahost._usage_measure_support(internal) FROM PUBLIC;
+ALTER FUNCTION schemahost._usage_measure(oid[], boolean)
+    SUPPORT schemahost._usage_measure_support;

@@ -3,6 +3,9 @@ sessions that were open before the project went over, cancels writes already
 running, never waits for a tenant's locks, cannot be evaded by the tenant, and
 the SQL API works without the preload (enforcement off)."""
 
+import os
+import shutil
+import tempfile
 import threading
 import time
 
@@ -255,6 +258,32 @@ class QuotaTest(harness.ClusterTestCase):
                                 "EXECUTE format('DROP TABLE q_threads.t%%s', i); END LOOP; END $$"
                     % (first, first + 499))
         execute(self.admin, "SELECT drop_project_schema('q_threads', purge => true)")
+
+    def test_relations_in_another_tablespace_are_measured(self):
+        # An operator moved a project's table (with its TOAST table) and its
+        # primary key to another tablespace: both refreshes find their files
+        # under pg_tblspc/ instead of the database directory.
+        location = tempfile.mkdtemp(prefix="schemahost-ts-")
+        self.addCleanup(shutil.rmtree, location, True)
+        shutil.chown(location, "postgres", "postgres")
+        execute(self.admin, "CREATE TABLESPACE q_space LOCATION %s", (location,))
+        self.addCleanup(execute, self.admin, "DROP TABLESPACE IF EXISTS q_space")
+        self.addCleanup(execute, self.admin, "SELECT drop_project_schema('q_ts', purge => true)")
+        t = self.make_project("q_ts", rows=3000)
+        self.addCleanup(t.close)
+        execute(self.admin, "ALTER TABLE q_ts.t SET TABLESPACE q_space")
+        execute(self.admin, "ALTER INDEX q_ts.t_pkey SET TABLESPACE q_space")
+        execute(t, "INSERT INTO t (v) SELECT repeat('z', 3000) FROM generate_series(1, 200)")  # TOASTed
+        expected = one(self.admin, "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c "
+                                   "WHERE c.relnamespace = 'q_ts'::regnamespace AND c.relkind IN ('r', 'S')")
+        self.assertGreater(one(self.admin, "SELECT count(*) FROM pg_class WHERE reltablespace = "
+                                           "(SELECT oid FROM pg_tablespace WHERE spcname = 'q_space')"), 2)
+        incremental = one(self.admin, "SELECT used_bytes FROM schemahost_refresh_usage() "
+                                      "WHERE project = 'q_ts'")
+        full = one(self.admin, "SELECT used_bytes FROM schemahost_refresh_usage(full => true) "
+                               "WHERE project = 'q_ts'")
+        self.assertEqual(incremental, expected)
+        self.assertEqual(full, expected)
 
     def test_tenant_cannot_alter_its_role(self):
         t = self.make_project("q_role")

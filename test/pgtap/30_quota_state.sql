@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION schemahost;
 SET client_min_messages = warning;
-SELECT plan(56);
+SELECT plan(60);
 
 -- --------------------------------------------------- the state function
 -- warn 80, release 95; warning clears below 75.
@@ -130,6 +130,23 @@ SELECT ok(has_table_privilege('schemahost_daemon', 'project_usage', 'SELECT'), '
 SELECT lives_ok($$SELECT drop_project_schema('qstate', purge => true)$$, 'purged');
 SELECT is((SELECT count(*) FROM schemahost.quota_shared_state() WHERE project = 'qstate'), 0::bigint,
           'the purge removed the project from shared memory');
+
+-- quota_next_state is inlined into the refresh query (0.1.1 dropped STRICT,
+-- which kept it from being inlined) and still gives NULL for NULL input.
+SELECT is(schemahost.quota_next_state(NULL, 1, 100, 80, 95), NULL, 'NULL state gives NULL');
+SELECT is(schemahost.quota_next_state('ok', NULL, 100, 80, 95), NULL, 'NULL usage gives NULL');
+SELECT is((SELECT p.proisstrict FROM pg_proc p WHERE p.oid = 'schemahost.quota_next_state'::regproc),
+          false, 'quota_next_state is not STRICT, so the planner inlines it');
+
+-- _usage_measure's planner support estimates one row per project asked for.
+CREATE FUNCTION pg_temp.plan_rows(q text) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE plan json;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO plan;
+    RETURN (plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric;
+END $$;
+SELECT is(pg_temp.plan_rows($$SELECT * FROM schemahost._usage_measure('{1,2,3,4,5,6,7}'::oid[], false)$$),
+          7::numeric, '_usage_measure is estimated at one row per array element');
 
 SELECT * FROM finish();
 ROLLBACK;

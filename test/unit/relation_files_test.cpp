@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -137,4 +139,30 @@ TEST(SumRelationFiles, AMissingDirectoryIsAnErrorNamingIt)
         EXPECT_NE(std::string(e.what()).find("/nonexistent/schemahost/base/1"), std::string::npos);
         EXPECT_NE(e.detail().find("No such file"), std::string::npos);
     }
+}
+
+TEST(ForkBytes, FollowsSegmentsOnlyAfterAFullOne)
+{
+    // With 10-byte segments: 700 is full, so 700.1 is read; 700.1 is full
+    // too, so 700.2; 700.2 is short, so 700.3 is never looked at.
+    TempDir dir;
+    dir.file("700", 10);
+    dir.file("700.1", 10);
+    dir.file("700.2", 3);
+    dir.file("700.3", 1000); // not reached
+    dir.file("701", 5);
+    dir.file("701.1", 1000); // not reached: 701 is not full
+    schemahost::DirFd fd(dir.path());
+    ASSERT_GE(fd.get(), 0);
+    EXPECT_EQ(schemahost::fork_bytes(fd.get(), "700", 10), 23);
+    EXPECT_EQ(schemahost::fork_bytes(fd.get(), "701", 10), 5);
+    EXPECT_EQ(schemahost::fork_bytes(fd.get(), "702", 10), 0); // no such fork
+    // By path relative to the working directory, as for other tablespaces.
+    EXPECT_EQ(schemahost::fork_bytes(AT_FDCWD, dir.path() + "/700", 10), 23);
+}
+
+TEST(DirFd, IsMinusOneForAMissingDirectory)
+{
+    schemahost::DirFd fd("/nonexistent/schemahost");
+    EXPECT_EQ(fd.get(), -1);
 }
