@@ -239,8 +239,8 @@ ReadResult read_directory(DIR *dir, const OidMap &wanted, Scan &s, int *err) noe
 
 } // namespace
 
-void sum_relation_files(const std::string &dir_path, const OidMap &wanted,
-                        std::vector<std::int64_t> &bytes, int threads)
+unsigned sum_relation_files(const std::string &dir_path, const OidMap &wanted,
+                            std::vector<std::int64_t> &bytes, int threads)
 {
     Dir dir(dir_path);
     if (!dir.get()) {
@@ -286,6 +286,7 @@ void sum_relation_files(const std::string &dir_path, const OidMap &wanted,
         if (f.slot < bytes.size())
             bytes[f.slot] += f.bytes;
     }
+    return started + 1;
 }
 
 } // namespace schemahost

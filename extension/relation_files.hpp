@@ -47,8 +47,9 @@ class DirFd
 // a file removed meanwhile counts 0. The fstatat() calls start while the
 // directory is still being read and are spread over up to `threads` threads,
 // the caller's included.
+// Returns the number of threads that took part, the caller's included.
 // Throws schemahost::Error when the directory cannot be read.
-void sum_relation_files(const std::string &dir, const OidMap &wanted,
-                        std::vector<std::int64_t> &bytes, int threads);
+unsigned sum_relation_files(const std::string &dir, const OidMap &wanted,
+                            std::vector<std::int64_t> &bytes, int threads);
 
 } // namespace schemahost

@@ -263,23 +263,28 @@ SH_FUNCTION(schemahost_usage_measure)
     std::vector<Oid> nsps = schemahost::quota::oid_array(PG_GETARG_DATUM(0));
     bool full = PG_GETARG_BOOL(1);
 
+    // Each schema once, whatever the array holds: a repeated schema is
+    // measured once and reported with the same total on each of its rows.
     OidMap nsp_slot(nsps.size()); // schema -> its total in totals
+    std::vector<Oid> schemas;
     std::vector<int64> totals;
     totals.reserve(nsps.size());
     for (Oid n : nsps)
-        if (nsp_slot.insert(n, static_cast<uint32>(totals.size())))
+        if (nsp_slot.insert(n, static_cast<uint32>(totals.size()))) {
+            schemas.push_back(n);
             totals.push_back(0);
+        }
 
     std::vector<RelFile> rels;
     ToastOwners toast_owner;
     std::vector<RelFile> toast_rows; // full mode: every pg_toast relation ...
     OidMap toast_row(full ? 65536 : 16); // ... and its index there, by OID
-    if (!full && !totals.empty() && nsps.size() <= kIndexedProjectsMax) {
+    if (!full && !schemas.empty() && schemas.size() <= kIndexedProjectsMax) {
         // Few projects: find their relations through the catalog indexes
         // instead of reading all of pg_class (~10 ms for 160,000 rows).
-        for (Oid nsp : nsps)
+        for (Oid nsp : schemas)
             schema_relations(nsp, rels, toast_owner);
-    } else if (!totals.empty()) {
+    } else if (!schemas.empty()) {
         scan_catalog(RelationRelationId, InvalidOid, nullptr, 0, [&](HeapTuple tup) {
             Form_pg_class c = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
             if (full && c->relnamespace == PG_TOAST_NAMESPACE) {

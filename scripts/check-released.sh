@@ -5,8 +5,9 @@
 # (the parts sql/<version>/*.sql of each released version and, once their
 # target version is released, the upgrade scripts). This fails, naming the
 # file, when one of them was edited, deleted or renamed, when a file was added
-# to a released version's directory, or when a version directory older than
-# default_version (so released) is not listed at all.
+# to a released version's directory, or when a version directory or an
+# upgrade script to a version older than default_version (so released) is not
+# listed at all.
 #
 #   scripts/check-released.sh [ROOT]    ROOT: the source tree (default: this one)
 set -uo pipefail
@@ -84,6 +85,19 @@ for dir in sql/*/; do
   older=$(printf '%s\n%s\n' "$version" "$default_version" | sort -V | head -n1)
   if [[ $version != "$default_version" && $older == "$version" ]]; then
     fail "$dir: version $version is older than default_version $default_version, so released, but $list does not list its files; add them: sha256sum $dir/*.sql >> $list"
+  fi
+done
+
+# Likewise an upgrade script to a version older than default_version was
+# released with that version.
+for path in sql/schemahost--*--*.sql; do
+  [[ -e $path ]] || continue
+  target=${path##*--}
+  target=${target%.sql}
+  [[ -n ${listed[$path]+set} ]] && continue
+  older=$(printf '%s\n%s\n' "$target" "$default_version" | sort -V | head -n1)
+  if [[ $target != "$default_version" && $older == "$target" ]]; then
+    fail "$path: upgrade script to $target, older than default_version $default_version, so released, but $list does not list it; add it: sha256sum $path >> $list"
   fi
 done
 

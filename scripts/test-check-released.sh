@@ -79,6 +79,16 @@ echo "SELECT 1;" >"$tmp/case/sql/99.0.0/00_x.sql"
 expect "an unreleased newer version directory may change freely" 0 "released files unchanged"
 
 fresh
+sed -i "s/^default_version = .*/default_version = '0.1.2'/" "$tmp/case/sql/schemahost.control"
+echo "SELECT 1;" >"$tmp/case/sql/schemahost--0.1.1--0.1.2.sql"
+expect "an unlisted upgrade script to a released version fails" 1 \
+  "schemahost--0.1.0--0.1.1.sql: upgrade script to 0.1.1, older than default_version 0.1.2"
+
+fresh
+echo "SELECT 1;" >"$tmp/case/sql/schemahost--0.1.1--0.1.2.sql"
+expect "an upgrade script to an unreleased version may change freely" 0 "released files unchanged"
+
+fresh
 echo "not a checksum line" >>"$tmp/case/sql/released.sha256"
 expect "a malformed line in released.sha256 fails" 1 "not a sha256sum line"
 

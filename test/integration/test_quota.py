@@ -3,7 +3,6 @@ sessions that were open before the project went over, cancels writes already
 running, never waits for a tenant's locks, cannot be evaded by the tenant, and
 the SQL API works without the preload (enforcement off)."""
 
-import os
 import shutil
 import tempfile
 import threading
@@ -57,7 +56,10 @@ class QuotaTest(harness.ClusterTestCase):
     def make_project(self, name, rows=2000):
         execute(self.admin, "SELECT create_project_schema(%s, storage_quota => '100 MB')", (name,))
         t = connect(self.cluster, name)
-        execute(t, "CREATE TABLE t (id serial PRIMARY KEY, v text)")
+        # Autovacuum off: tests compare exact sizes, and a vacuum between the
+        # expected size and the refresh would add visibility-map and FSM files.
+        execute(t, "CREATE TABLE t (id serial PRIMARY KEY, v text) "
+                   "WITH (autovacuum_enabled = off, toast.autovacuum_enabled = off)")
         execute(t, "INSERT INTO t (v) SELECT repeat('x', 100) FROM generate_series(1, %s)", (rows,))
         return t
 
@@ -234,9 +236,9 @@ class QuotaTest(harness.ClusterTestCase):
         other.close()
 
     def test_full_refresh_with_helper_threads(self):
-        # Enough files (> 4 * 2048) for the full refresh to start its fstatat
-        # helper threads: each table has a main fork, a TOAST table and a
-        # TOAST index. Batches of 500 tables keep the locks per transaction
+        # Enough relations (at least 8,192, relation_files.cpp kThreadsFrom)
+        # for the full refresh to start its fstatat helper threads: each
+        # table has a main fork, a TOAST table and a TOAST index. Batches of 500 tables keep the locks per transaction
         # well under the lock table's size.
         execute(self.admin, "SELECT create_project_schema('q_threads', storage_quota => '1 GB')")
         for first in range(0, 3000, 500):
@@ -273,7 +275,11 @@ class QuotaTest(harness.ClusterTestCase):
         self.addCleanup(t.close)
         execute(self.admin, "ALTER TABLE q_ts.t SET TABLESPACE q_space")
         execute(self.admin, "ALTER INDEX q_ts.t_pkey SET TABLESPACE q_space")
-        execute(t, "INSERT INTO t (v) SELECT repeat('z', 3000) FROM generate_series(1, 200)")  # TOASTed
+        # md5 text does not compress: these values go to the TOAST table.
+        execute(t, "INSERT INTO t (v) SELECT string_agg(md5(g::text || '/' || i::text), '') "
+                   "FROM generate_series(1, 200) g, generate_series(1, 100) i GROUP BY g")
+        self.assertGreater(one(self.admin, "SELECT pg_relation_size(reltoastrelid) FROM pg_class "
+                                           "WHERE oid = 'q_ts.t'::regclass"), 0)
         expected = one(self.admin, "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c "
                                    "WHERE c.relnamespace = 'q_ts'::regnamespace AND c.relkind IN ('r', 'S')")
         self.assertGreater(one(self.admin, "SELECT count(*) FROM pg_class WHERE reltablespace = "

@@ -6,7 +6,7 @@
 BEGIN;
 CREATE EXTENSION schemahost;
 SET client_min_messages = warning;
-SELECT plan(32);
+SELECT plan(34);
 
 SELECT lives_ok($$SELECT create_project_schema('qacct', storage_quota => '100 MB')$$, 'project qacct');
 SELECT lives_ok($$SELECT create_project_schema('qacct2', storage_quota => '100 MB')$$, 'project qacct2');
@@ -124,6 +124,15 @@ SELECT is(pg_temp.as_role('qacct', 'CREATE TEMP VIEW tv AS SELECT 1'), 'ok',
           'a temp view has no storage and stays allowed');
 SELECT lives_ok($$CREATE TEMP TABLE operator_scratch (a integer)$$, 'roles outside projects keep temp tables');
 SELECT isnt(lo_create(0), 0::oid, 'and large objects');
+
+-- A schema named twice is measured once: both rows carry the full mode's total.
+SELECT is((SELECT array_agg(DISTINCT m.bytes) FROM schemahost._usage_measure(
+               ARRAY['qacct'::regnamespace::oid, 'qacct'::regnamespace::oid], false) m),
+          (SELECT array_agg(m.bytes) FROM schemahost._usage_measure(ARRAY['qacct'::regnamespace::oid], true) m),
+          'a repeated schema is counted once (incremental mode)');
+SELECT is((SELECT count(*) FROM schemahost._usage_measure(
+               ARRAY['qacct'::regnamespace::oid, 'qacct'::regnamespace::oid], false)),
+          2::bigint, 'one row per element of the array');
 
 SELECT * FROM finish();
 ROLLBACK;
