@@ -84,7 +84,9 @@ std::int64_t fork_bytes(int dirfd, const std::string &first, std::int64_t segmen
     return total;
 }
 
-DirFd::DirFd(const std::string &path) : fd_(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {}
+DirFd::DirFd(const std::string &path) : fd_(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+{
+}
 
 DirFd::~DirFd()
 {
@@ -116,7 +118,7 @@ struct FileEntry {
 // never written again by the reader.
 struct Scan {
     int dirfd = -1;
-    std::unique_ptr<FileEntry *[]> blocks{new FileEntry *[kMaxBlocks]()};
+    std::unique_ptr<FileEntry *[]> blocks { new FileEntry *[kMaxBlocks]() };
     std::atomic<std::size_t> published{0};
     std::atomic<std::size_t> next{0}; // first entry nobody has claimed
     std::atomic<bool> done{false};    // set after the last publication

@@ -164,8 +164,7 @@ constexpr size_t kIndexedProjectsMax = 500;
 // found through their table, TOAST tables through reltoastrelid (left in
 // toast_owner, like the pg_class scan does). The namespace is checked again
 // on each pg_class row: only where the relation is now counts.
-void schema_relations(Oid nsp, std::vector<RelFile> &rels,
-                      ToastOwners &toast_owner)
+void schema_relations(Oid nsp, std::vector<RelFile> &rels, ToastOwners &toast_owner)
 {
     ScanKeyData keys[2];
     pg_call([&keys, nsp] {
@@ -216,8 +215,8 @@ int64 relation_bytes(const RelFile &r, int database_dirfd)
     constexpr int64 kFullSegment = static_cast<int64>(RELSEG_SIZE) * BLCKSZ;
     bool heap = r.relkind == RELKIND_RELATION || r.relkind == RELKIND_TOASTVALUE ||
                 r.relkind == RELKIND_MATVIEW;
-    bool in_database_dir = database_dirfd >= 0 &&
-                           effective_tablespace(r.tablespace) == MyDatabaseTableSpace;
+    bool in_database_dir =
+        database_dirfd >= 0 && effective_tablespace(r.tablespace) == MyDatabaseTableSpace;
     auto fork = [&](ForkNumber f) -> int64 {
         if (in_database_dir) {
             // "<relfilenode>[_<fork>]" relative to the database directory.
@@ -227,8 +226,8 @@ int64 relation_bytes(const RelFile &r, int database_dirfd)
             return schemahost::fork_bytes(database_dirfd, name, kFullSegment);
         }
         char *p = pg_call([&] {
-            return GetRelationPath(MyDatabaseId, effective_tablespace(r.tablespace),
-                                   r.relfilenode, InvalidBackendId, f);
+            return GetRelationPath(MyDatabaseId, effective_tablespace(r.tablespace), r.relfilenode,
+                                   InvalidBackendId, f);
         });
         std::string path(p);
         pg_call([p] { pfree(p); });
@@ -277,7 +276,7 @@ SH_FUNCTION(schemahost_usage_measure)
 
     std::vector<RelFile> rels;
     ToastOwners toast_owner;
-    std::vector<RelFile> toast_rows; // full mode: every pg_toast relation ...
+    std::vector<RelFile> toast_rows;     // full mode: every pg_toast relation ...
     OidMap toast_row(full ? 65536 : 16); // ... and its index there, by OID
     if (!full && !schemas.empty() && schemas.size() <= kIndexedProjectsMax) {
         // Few projects: find their relations through the catalog indexes

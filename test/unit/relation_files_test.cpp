@@ -18,10 +18,12 @@ using schemahost::OidMap;
 using schemahost::parse_relation_file;
 using schemahost::sum_relation_files;
 
-namespace {
+namespace
+{
 
-class TempDir {
-public:
+class TempDir
+{
+  public:
     TempDir()
     {
         char tmpl[] = "/tmp/schemahost-relfiles-XXXXXX";
@@ -42,7 +44,7 @@ public:
         out << std::string(bytes, 'x');
     }
 
-private:
+  private:
     std::string path_;
 };
 
@@ -53,9 +55,14 @@ TEST(ParseRelationFile, AcceptsEveryForkAndSegment)
     const struct {
         const char *name;
         std::uint32_t relfilenode;
-    } good[] = {{"16384", 16384},        {"16384_fsm", 16384},  {"16384_vm", 16384},
-                {"16384_init", 16384},   {"16384.1", 16384},    {"16384_fsm.12", 16384},
-                {"4294967295", 4294967295u}, {"1", 1}};
+    } good[] = {{"16384", 16384},
+                {"16384_fsm", 16384},
+                {"16384_vm", 16384},
+                {"16384_init", 16384},
+                {"16384.1", 16384},
+                {"16384_fsm.12", 16384},
+                {"4294967295", 4294967295u},
+                {"1", 1}};
     for (const auto &g : good) {
         std::uint32_t rfn = 0;
         EXPECT_TRUE(parse_relation_file(g.name, &rfn)) << g.name;
@@ -67,9 +74,10 @@ TEST(ParseRelationFile, RejectsEverythingElse)
 {
     // Temporary relations, PostgreSQL's own files, overflowing numbers and
     // malformed suffixes are not permanent relation files.
-    const char *bad[] = {"t3_16384", "pg_internal.init", "PG_VERSION", "pg_filenode.map",
-                         "4294967296", "16384.", "16384_", "16384_fsmx", "16384_foo",
-                         "16384.1a", "", "16384 ", ".16384"};
+    const char *bad[] = {"t3_16384",   "pg_internal.init", "PG_VERSION", "pg_filenode.map",
+                         "4294967296", "16384.",           "16384_",     "16384_fsmx",
+                         "16384_foo",  "16384.1a",         "",           "16384 ",
+                         ".16384"};
     for (const char *b : bad) {
         std::uint32_t rfn = 0;
         EXPECT_FALSE(parse_relation_file(b, &rfn)) << '"' << b << '"';
