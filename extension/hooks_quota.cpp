@@ -7,12 +7,13 @@
 //   ExecutorCheckPerms_hook  INSERT (incl. ON CONFLICT), UPDATE, MERGE, COPY FROM,
 //                            also inside functions, procedures, prepared
 //                            statements and data-modifying CTEs
-//   ProcessUtility_hook      CREATE TABLE / TABLE AS / SELECT INTO / SEQUENCE,
+//   ProcessUtility_hook      CREATE TABLE / TABLE AS / SELECT INTO / SEQUENCE
+//                            (also under EXPLAIN ANALYZE),
 //                            CREATE INDEX, CREATE/REFRESH MATERIALIZED VIEW,
 //                            ALTER TABLE that adds or rewrites, CLUSTER,
 //                            VACUUM FULL, REINDEX; temp tables of tenants
 //   object_access_hook       any new relation of an over project (safety net);
-//                            large objects of tenants
+//                            temporary relations and large objects of tenants
 //   ProcessUtility_hook      also: ALTER ROLE / ALTER ROLE SET / ALTER ROLE
 //                            RENAME by a project's role
 #include "quota.hpp"
@@ -203,6 +204,23 @@ bool vacuum_full(const VacuumStmt *s)
     return false;
 }
 
+// The CREATE TABLE AS (or CREATE MATERIALIZED VIEW, SELECT INTO) that an
+// EXPLAIN ANALYZE will run, if any. Plain EXPLAIN creates nothing. DML under
+// EXPLAIN ANALYZE goes through the executor hook like any other.
+CreateTableAsStmt *explained_create_table_as(ExplainStmt *s)
+{
+    Query *q = reinterpret_cast<Query *>(s->query);
+    if (!q || !IsA(q, Query) || q->commandType != CMD_UTILITY || !q->utilityStmt ||
+        !IsA(q->utilityStmt, CreateTableAsStmt))
+        return nullptr;
+    for (int i = 0; i < list_length(s->options); i++) {
+        DefElem *opt = static_cast<DefElem *>(list_nth(s->options, i));
+        if (strcmp(opt->defname, "analyze") == 0 && pg_call([opt] { return defGetBoolean(opt); }))
+            return reinterpret_cast<CreateTableAsStmt *>(q->utilityStmt);
+    }
+    return nullptr;
+}
+
 void check_utility(Node *stmt)
 {
     switch (nodeTag(stmt)) {
@@ -217,6 +235,10 @@ void check_utility(Node *stmt)
     }
     case T_CreateSeqStmt:
         check_create(reinterpret_cast<CreateSeqStmt *>(stmt)->sequence);
+        break;
+    case T_ExplainStmt: // EXPLAIN ANALYZE runs the CREATE TABLE AS it explains
+        if (CreateTableAsStmt *s = explained_create_table_as(reinterpret_cast<ExplainStmt *>(stmt)))
+            check_utility(reinterpret_cast<Node *>(s));
         break;
     case T_IndexStmt:
         check_existing(reinterpret_cast<IndexStmt *>(stmt)->relation);
@@ -345,6 +367,7 @@ bool utility_checked(const Node *stmt)
     case T_VacuumStmt:
     case T_ReindexStmt:
     case T_AlterObjectSchemaStmt:
+    case T_ExplainStmt:
         return true;
     default:
         return false;
@@ -395,21 +418,30 @@ void on_post_create(Oid class_id, Oid object_id)
     }
     // A new relation with storage (table, index, sequence, transient heap of
     // a rewrite) created by a tenant: refused while over, whatever command
-    // created it. Views and composite types have no storage.
-    if (!role_project(&p, true) || p.state != shmem::kOver)
+    // created it, and refused if it is temporary, however it was named
+    // (TEMP, pg_temp., pg_temp_3., or a search_path that starts with pg_temp).
+    // Views and composite types have no storage.
+    if (!role_project(&p, true))
         return;
     // The new pg_class row is not visible to catalog snapshots yet, but the
     // relation is already in the relcache.
-    char relkind = pg_call([object_id] {
-        char kind = RELKIND_RELATION;
+    struct {
+        char kind;
+        char persistence;
+    } rel_info = {RELKIND_RELATION, RELPERSISTENCE_PERMANENT};
+    pg_call([object_id, &rel_info] {
         Relation rel = RelationIdGetRelation(object_id);
         if (RelationIsValid(rel)) {
-            kind = rel->rd_rel->relkind;
+            rel_info.kind = rel->rd_rel->relkind;
+            rel_info.persistence = rel->rd_rel->relpersistence;
             RelationClose(rel);
         }
-        return kind;
     });
-    if (RELKIND_HAS_STORAGE(relkind))
+    if (!RELKIND_HAS_STORAGE(rel_info.kind))
+        return;
+    if (rel_info.persistence == RELPERSISTENCE_TEMP)
+        refuse_temp_for_tenants();
+    if (p.state == shmem::kOver)
         raise_over(p);
 }
 

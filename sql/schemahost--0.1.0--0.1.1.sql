@@ -172,3 +172,53 @@ CREATE FUNCTION schemahost._usage_measure_support(internal)
 REVOKE EXECUTE ON FUNCTION schemahost._usage_measure_support(internal) FROM PUBLIC;
 ALTER FUNCTION schemahost._usage_measure(oid[], boolean)
     SUPPORT schemahost._usage_measure_support;
+
+-- ---------------------------------------------------------------------------
+-- Long writes (found by an acceptance audit): a statement that keeps writing
+-- across refreshes was measured once, at the refresh that cleared its
+-- project's written flag, and then not again until it ended. Projects whose
+-- role has an open transaction that has written are now measured on every
+-- incremental refresh. Unchanged from 0.1.0 otherwise.
+CREATE OR REPLACE FUNCTION schemahost_refresh_usage(full boolean DEFAULT false)
+    RETURNS TABLE (project text, used_bytes bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_full boolean := coalesce(schemahost_refresh_usage.full, false);
+    v_dirty oid[];
+    v_targets oid[];
+BEGIN
+    -- One refresh at a time per database: two would write the same
+    -- transition twice.
+    PERFORM pg_catalog.pg_advisory_xact_lock(5346281, 30);
+    -- Always taken (it clears the written flags, also before a full
+    -- refresh). NULL: no preload, or shared memory not filled since the
+    -- server started: only a full refresh is complete then.
+    v_dirty := schemahost._usage_take_dirty();
+    v_full := v_full OR v_dirty IS NULL;
+    IF v_full THEN
+        v_targets := ARRAY(SELECT p.schema_oid FROM schemahost.project p
+                            WHERE p.schema_oid IS NOT NULL);
+    ELSE
+        -- Written since the last refresh, or not ok, or (0.1.1) with a
+        -- transaction of its role that has written and is still open: one
+        -- long statement keeps growing its files after the refresh that
+        -- cleared its written flag, and must be measured on every refresh
+        -- until it ends. A project created or changed without
+        -- schemahost.quota_sync() is picked up by the next full refresh.
+        v_targets := ARRAY(
+            SELECT DISTINCT t.nsp
+              FROM (SELECT unnest(v_dirty)
+                    UNION ALL
+                    SELECT p.schema_oid
+                      FROM pg_catalog.pg_stat_activity a
+                      JOIN schemahost.project p ON p.role_oid = a.usesysid
+                     WHERE a.backend_xid IS NOT NULL
+                       AND a.datname = pg_catalog.current_database()
+                       AND p.schema_oid IS NOT NULL) AS t(nsp));
+    END IF;
+    RETURN QUERY SELECT a.project, a.used_bytes FROM schemahost._quota_apply(v_targets, true, v_full) a;
+END
+$$;

@@ -291,6 +291,42 @@ class QuotaTest(harness.ClusterTestCase):
         self.assertEqual(incremental, expected)
         self.assertEqual(full, expected)
 
+    def test_a_long_write_is_measured_while_it_runs(self):
+        # One INSERT that keeps writing (~1 MB/s) across many refreshes: its
+        # project must be measured on each of them, go over while it runs,
+        # and have the statement cancelled. (0.1.0 measured it once, at the
+        # refresh that cleared its written flag, and let it finish.)
+        execute(self.admin, "SELECT create_project_schema('q_long', storage_quota => '2 MB')")
+        self.addCleanup(execute, self.admin, "SELECT drop_project_schema('q_long', purge => true)")
+        t = connect(self.cluster, "q_long")
+        self.addCleanup(t.close)
+        execute(t, "CREATE TABLE t (id integer, v text) "
+                   "WITH (autovacuum_enabled = off, toast.autovacuum_enabled = off)")
+        stop = threading.Event()
+
+        def refresh():
+            conn = connect(self.cluster)
+            while not stop.is_set():
+                execute(conn, "SELECT * FROM schemahost_refresh_usage()")
+                stop.wait(0.3)
+            conn.close()
+
+        refresher = threading.Thread(target=refresh)
+        refresher.start()
+        try:
+            started = time.monotonic()
+            # 1 kB rows that do not compress, one per millisecond or slower:
+            # 20 MB if nothing stops it, at least 20 s.
+            with self.assertRaises(psycopg2.errors.QueryCanceled):
+                execute(t, "INSERT INTO t SELECT g, (SELECT string_agg(md5(g::text || '/' || i::text), '') "
+                           "FROM generate_series(1, 32) i) FROM generate_series(1, 20000) g "
+                           "WHERE pg_sleep(0.001) IS NOT NULL")
+            self.assertLess(time.monotonic() - started, 20)
+        finally:
+            stop.set()
+            refresher.join()
+        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_long'"), "over")
+
     def test_tenant_cannot_alter_its_role(self):
         t = self.make_project("q_role")
         before = one(self.admin, "SELECT rolpassword FROM pg_authid WHERE rolname = 'q_role'")

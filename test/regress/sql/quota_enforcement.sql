@@ -62,6 +62,7 @@ VACUUM FULL t;
 VACUUM (FULL) other;
 REINDEX TABLE t;
 REINDEX INDEX t_pkey;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TABLE t5 AS SELECT 1 AS a;
 -- Allowed: reading, row locks, and everything that frees space.
 SELECT count(*) FROM t;
 SELECT id FROM t WHERE id = 1 FOR UPDATE;
@@ -82,6 +83,10 @@ RESET ROLE;
 -- check is on the target schema, not only on the role.
 INSERT INTO quota_rg.t VALUES (2000, 'admin');
 REINDEX SCHEMA quota_rg;
+-- EXPLAIN ANALYZE runs the CREATE TABLE AS it explains; plain EXPLAIN does not.
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TABLE quota_rg.op_explain AS SELECT 1 AS a;
+EXPLAIN (COSTS OFF) CREATE TABLE quota_rg.op_explain AS SELECT 1 AS a;
+SELECT to_regclass('quota_rg.op_explain') IS NULL AS not_created;
 
 -- Back under the release threshold: writes work again without anyone acting
 -- on the project itself.
