@@ -233,6 +233,7 @@ int undo_cap = 0;
 bool callbacks_registered = false;
 
 void persist_nothrow(bool force);
+void mark_written_again_nothrow();
 
 Image image_of(const NspEntry *e)
 {
@@ -342,6 +343,7 @@ void xact_callback(XactEvent event, void *arg)
         break;
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT: {
+        mark_written_again_nothrow();
         bool persist = false, force = false;
         for (int i = 0; i < undo_len; i++)
             if (undo_log[i].kind == kPersistAtCommit) {
@@ -355,6 +357,7 @@ void xact_callback(XactEvent event, void *arg)
     }
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
+        mark_written_again_nothrow();
         if (undo_len > 0 && ready()) {
             LWLockAcquire(header->lock, LW_EXCLUSIVE);
             undo_locked(0);
@@ -363,6 +366,7 @@ void xact_callback(XactEvent event, void *arg)
         reset_undo();
         break;
     case XACT_EVENT_PREPARE:
+        mark_written_again_nothrow(); // COMMIT PREPARED runs elsewhere, later
         reset_undo();
         break;
     default:
@@ -534,6 +538,16 @@ int32 state_from_name(const char *name)
 
 void install()
 {
+    // Every backend needs the transaction callbacks (written flags are set
+    // again at transaction end); registered here, in the postmaster, they are
+    // inherited by every backend it forks.
+    if (!callbacks_registered) {
+        pg_call([] {
+            RegisterXactCallback(xact_callback, nullptr);
+            RegisterSubXactCallback(subxact_callback, nullptr);
+        });
+        callbacks_registered = true;
+    }
     prev_request_hook = shmem_request_hook;
     shmem_request_hook = [] { schemahost::entry([] { pg_call([] { request_hook(); }); }); };
     prev_startup_hook = shmem_startup_hook;
@@ -545,6 +559,33 @@ bool ready()
     return header != nullptr && by_nsp != nullptr;
 }
 
+// The projects this transaction wrote to. A refresh that runs while the
+// transaction is open clears their written flags, yet cannot see what the
+// transaction did to relations it created or rewrote (their pg_class rows
+// are not committed), and an aborted write leaves its dead rows in the
+// files: so the flags are set again when the transaction ends (commit or
+// abort), and the next incremental refresh measures what it left. Plain
+// static storage: the write path may not allocate; past kMaxWrittenInXact
+// projects (only an operator writes to that many schemas at once) the rest
+// wait for the next full refresh.
+namespace
+{
+
+constexpr int kMaxWrittenInXact = 64;
+Oid written_in_xact[kMaxWrittenInXact];
+int n_written_in_xact = 0;
+
+inline void remember_written(Oid nsp)
+{
+    for (int i = 0; i < n_written_in_xact; i++)
+        if (written_in_xact[i] == nsp)
+            return;
+    if (n_written_in_xact < kMaxWrittenInXact)
+        written_in_xact[n_written_in_xact++] = nsp;
+}
+
+} // namespace
+
 // What a lookup does with the entry it found (e may be null), under the lock.
 static inline void found(NspEntry *e, ProjectSnapshot *out, bool mark_written)
 {
@@ -552,11 +593,38 @@ static inline void found(NspEntry *e, ProjectSnapshot *out, bool mark_written)
         return;
     if (out)
         copy_out(e, out);
+    if (!mark_written)
+        return;
     // Read first: writing a flag that is already set would bounce the cache
     // line between backends for nothing.
-    if (mark_written && pg_atomic_read_u32(&e->written) == 0)
+    if (pg_atomic_read_u32(&e->written) == 0)
         pg_atomic_write_u32(&e->written, 1);
+    remember_written(e->key.oid);
 }
+
+namespace
+{
+
+// At the end of a transaction, commit or abort: cannot fail (a shared lock
+// and hash lookups that do not allocate).
+void mark_written_again_nothrow()
+{
+    if (n_written_in_xact == 0)
+        return;
+    if (ready()) {
+        LWLockAcquire(header->lock, LW_SHARED);
+        for (int i = 0; i < n_written_in_xact; i++) {
+            Key k = make_key(MyDatabaseId, written_in_xact[i]);
+            NspEntry *e = static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_FIND, nullptr));
+            if (e && pg_atomic_read_u32(&e->written) == 0)
+                pg_atomic_write_u32(&e->written, 1);
+        }
+        LWLockRelease(header->lock);
+    }
+    n_written_in_xact = 0;
+}
+
+} // namespace
 
 bool lookup_namespace(Oid nsp, ProjectSnapshot *out, bool mark_written)
 {

@@ -51,7 +51,8 @@ END
 $$;
 
 -- Unchanged from 0.1.0 except that a full refresh (p_complete) passes only
--- the projects whose usage row changes to the upsert.
+-- the projects whose usage row changes to the upsert, and that sessions
+-- whose write survived the cancel of an over project are terminated.
 CREATE OR REPLACE FUNCTION schemahost._quota_apply(p_targets oid[], p_measure boolean, p_complete boolean)
     RETURNS TABLE (project text, used_bytes bigint)
     LANGUAGE plpgsql
@@ -147,6 +148,25 @@ BEGIN
            FROM pg_catalog.pg_stat_activity a
           WHERE a.usesysid = ANY (v_over_roles)
             AND a.backend_xid IS NOT NULL
+            AND a.datname = current_database()
+            AND a.pid <> pg_catalog.pg_backend_pid();
+    END IF;
+
+    -- 0.1.1: a statement that was running when its project went over and is
+    -- still running at a later refresh survived that cancel (a PL/pgSQL
+    -- handler can catch query_canceled): end its session. Only statements
+    -- that started before the block qualify: anything started since was
+    -- either refused or cannot grow the project.
+    IF v_active THEN
+        PERFORM pg_catalog.pg_terminate_backend(a.pid)
+           FROM pg_catalog.pg_stat_activity a
+           JOIN schemahost.usage u ON u.role_oid = a.usesysid
+          WHERE u.state = 'over'
+            AND u.state_since < pg_catalog.now() -- over before this refresh
+            AND u.schema_oid = ANY (p_targets)
+            AND a.state = 'active'
+            AND a.backend_xid IS NOT NULL
+            AND a.query_start < u.state_since
             AND a.datname = current_database()
             AND a.pid <> pg_catalog.pg_backend_pid();
     END IF;

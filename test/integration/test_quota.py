@@ -296,23 +296,8 @@ class QuotaTest(harness.ClusterTestCase):
         # project must be measured on each of them, go over while it runs,
         # and have the statement cancelled. (0.1.0 measured it once, at the
         # refresh that cleared its written flag, and let it finish.)
-        execute(self.admin, "SELECT create_project_schema('q_long', storage_quota => '2 MB')")
-        self.addCleanup(execute, self.admin, "SELECT drop_project_schema('q_long', purge => true)")
-        t = connect(self.cluster, "q_long")
-        self.addCleanup(t.close)
-        execute(t, "CREATE TABLE t (id integer, v text) "
-                   "WITH (autovacuum_enabled = off, toast.autovacuum_enabled = off)")
-        stop = threading.Event()
-
-        def refresh():
-            conn = connect(self.cluster)
-            while not stop.is_set():
-                execute(conn, "SELECT * FROM schemahost_refresh_usage()")
-                stop.wait(0.3)
-            conn.close()
-
-        refresher = threading.Thread(target=refresh)
-        refresher.start()
+        t = self.small_project_with_table("q_long")
+        stop = self.refresher()
         try:
             started = time.monotonic()
             # 1 kB rows that do not compress, one per millisecond or slower:
@@ -323,9 +308,87 @@ class QuotaTest(harness.ClusterTestCase):
                            "WHERE pg_sleep(0.001) IS NOT NULL")
             self.assertLess(time.monotonic() - started, 20)
         finally:
-            stop.set()
-            refresher.join()
+            stop()
         self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_long'"), "over")
+
+    def small_project_with_table(self, name):
+        """A project with a 2 MB quota and an empty table t; returns the
+        tenant's connection. Dropped at the end of the test."""
+        execute(self.admin, "SELECT create_project_schema(%s, storage_quota => '2 MB')", (name,))
+        self.addCleanup(execute, self.admin, "SELECT drop_project_schema(%s, purge => true)", (name,))
+        t = connect(self.cluster, name)
+        self.addCleanup(t.close)
+        execute(t, "CREATE TABLE t (id integer, v text) "
+                   "WITH (autovacuum_enabled = off, toast.autovacuum_enabled = off)")
+        return t
+
+    def refresher(self, interval=0.3):
+        """Runs schemahost_refresh_usage() every interval until the returned
+        stop() is called."""
+        stop = threading.Event()
+
+        def refresh():
+            conn = connect(self.cluster)
+            while not stop.is_set():
+                execute(conn, "SELECT * FROM schemahost_refresh_usage()")
+                stop.wait(interval)
+            conn.close()
+
+        thread = threading.Thread(target=refresh)
+        thread.start()
+
+        def stop_it():
+            stop.set()
+            thread.join()
+        return stop_it
+
+    def test_a_transaction_is_measured_again_when_it_ends(self):
+        # A refresh while a transaction is open cannot see the tables the
+        # transaction created (their pg_class rows are not committed) and
+        # clears the project's written flag; the commit sets it again, so
+        # the next incremental refresh measures what was committed.
+        execute(self.admin, "SELECT create_project_schema('q_txn', storage_quota => '2 MB')")
+        self.addCleanup(execute, self.admin, "SELECT drop_project_schema('q_txn', purge => true)")
+        t = connect(self.cluster, "q_txn", autocommit=False)
+        self.addCleanup(t.close)
+        execute(t, "CREATE TABLE big AS SELECT g, (SELECT string_agg(md5(g::text || '/' || i::text), '') "
+                   "FROM generate_series(1, 8) i) AS v FROM generate_series(1, 20000) g")
+        execute(self.admin, "SELECT * FROM schemahost_refresh_usage()")
+        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_txn'"), "ok")
+        t.commit()
+        execute(self.admin, "SELECT * FROM schemahost_refresh_usage()")
+        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_txn'"), "over")
+        self.assertEqual(one(self.admin, "SELECT used_bytes FROM project_usage WHERE name = 'q_txn'"),
+                         one(self.admin, "SELECT pg_total_relation_size('q_txn.big')"))
+
+    def test_a_write_that_survives_the_cancel_is_terminated(self):
+        # The statement's rows come from a function that catches the cancel
+        # the refresh sends when the project goes over; a later refresh
+        # terminates the session instead.
+        t = self.small_project_with_table("q_swallow")
+        execute(t, "CREATE FUNCTION slow_row(g integer) RETURNS text LANGUAGE plpgsql AS $$ "
+                   "DECLARE v text; BEGIN "
+                   "  BEGIN "
+                   "    PERFORM pg_sleep(0.001); "
+                   "    v := (SELECT string_agg(md5(g::text || '/' || i::text), '') FROM generate_series(1, 32) i); "
+                   "  EXCEPTION WHEN query_canceled THEN v := 'swallowed'; "
+                   "  END; "
+                   "  RETURN v; "
+                   "END $$")
+        stop = self.refresher()
+        try:
+            started = time.monotonic()
+            # ~1 MB/s if nothing stops it, for at least 60 s.
+            # Terminated (the connection closes), or cancelled if the cancel
+            # landed outside the handler.
+            with self.assertRaises(psycopg2.OperationalError):
+                execute(t, "INSERT INTO t SELECT g, slow_row(g) FROM generate_series(1, 60000) g")
+            self.assertLess(time.monotonic() - started, 30)
+        finally:
+            stop()
+        # One session ended, not the server: the operator's connection lives.
+        self.assertEqual(one(self.admin, "SELECT 1"), 1)
+        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_swallow'"), "over")
 
     def test_tenant_cannot_alter_its_role(self):
         t = self.make_project("q_role")
