@@ -396,15 +396,23 @@ void subxact_callback(SubXactEvent event, SubTransactionId mine, SubTransactionI
     }
 }
 
+// The transaction callbacks, registered by a backend the first time it
+// changes the quota table or writes to a project (a read-only backend never
+// pays for them). May ereport (palloc): never under the lock.
+void ensure_callbacks()
+{
+    if (callbacks_registered)
+        return;
+    RegisterXactCallback(xact_callback, nullptr);
+    RegisterSubXactCallback(subxact_callback, nullptr);
+    callbacks_registered = true;
+}
+
 // Makes room for n more records. May ereport (palloc, first registration):
 // call before taking the lock, through pg_call().
 void undo_reserve(int n)
 {
-    if (!callbacks_registered) {
-        RegisterXactCallback(xact_callback, nullptr);
-        RegisterSubXactCallback(subxact_callback, nullptr);
-        callbacks_registered = true;
-    }
+    ensure_callbacks();
     if (undo_len + n <= undo_cap)
         return;
     int cap = Max(Max(undo_cap * 2, undo_len + n), 64);
@@ -538,16 +546,6 @@ int32 state_from_name(const char *name)
 
 void install()
 {
-    // Every backend needs the transaction callbacks (written flags are set
-    // again at transaction end); registered here, in the postmaster, they are
-    // inherited by every backend it forks.
-    if (!callbacks_registered) {
-        pg_call([] {
-            RegisterXactCallback(xact_callback, nullptr);
-            RegisterSubXactCallback(subxact_callback, nullptr);
-        });
-        callbacks_registered = true;
-    }
     prev_request_hook = shmem_request_hook;
     shmem_request_hook = [] { schemahost::entry([] { pg_call([] { request_hook(); }); }); };
     prev_startup_hook = shmem_startup_hook;
@@ -635,6 +633,8 @@ bool lookup_namespace(Oid nsp, ProjectSnapshot *out, bool mark_written)
     NspEntry *e = static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_FIND, nullptr));
     found(e, out, mark_written);
     LWLockRelease(header->lock);
+    if (e && mark_written)
+        ensure_callbacks();
     return e != nullptr;
 }
 
@@ -652,6 +652,8 @@ bool lookup_role(Oid role, ProjectSnapshot *out, bool mark_written)
     }
     found(e, out, mark_written);
     LWLockRelease(header->lock);
+    if (e && mark_written)
+        ensure_callbacks();
     return e != nullptr;
 }
 
