@@ -584,20 +584,30 @@ inline void remember_written(Oid nsp)
 
 } // namespace
 
-// What a lookup does with the entry it found (e may be null), under the lock.
-static inline void found(NspEntry *e, ProjectSnapshot *out, bool mark_written)
+// Read first: writing a flag that is already set would bounce the cache
+// line between backends for nothing.
+static inline void set_written(NspEntry *e)
 {
-    if (!e)
-        return;
-    if (out)
-        copy_out(e, out);
-    if (!mark_written)
-        return;
-    // Read first: writing a flag that is already set would bounce the cache
-    // line between backends for nothing.
     if (pg_atomic_read_u32(&e->written) == 0)
         pg_atomic_write_u32(&e->written, 1);
-    remember_written(e->key.oid);
+}
+
+// What a lookup does with the entry it found (e may be null): under the
+// lock, copies it out and marks it written; then releases the lock and, after
+// a write, makes sure the transaction callbacks exist (that may allocate, so
+// not under the lock).
+static inline bool finish_lookup(NspEntry *e, ProjectSnapshot *out, bool mark_written)
+{
+    if (e && out)
+        copy_out(e, out);
+    if (e && mark_written) {
+        set_written(e);
+        remember_written(e->key.oid);
+    }
+    LWLockRelease(header->lock);
+    if (e && mark_written)
+        ensure_callbacks();
+    return e != nullptr;
 }
 
 namespace
@@ -614,8 +624,8 @@ void mark_written_again_nothrow()
         for (int i = 0; i < n_written_in_xact; i++) {
             Key k = make_key(MyDatabaseId, written_in_xact[i]);
             NspEntry *e = static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_FIND, nullptr));
-            if (e && pg_atomic_read_u32(&e->written) == 0)
-                pg_atomic_write_u32(&e->written, 1);
+            if (e)
+                set_written(e);
         }
         LWLockRelease(header->lock);
     }
@@ -631,11 +641,7 @@ bool lookup_namespace(Oid nsp, ProjectSnapshot *out, bool mark_written)
     Key k = make_key(MyDatabaseId, nsp);
     LWLockAcquire(header->lock, LW_SHARED);
     NspEntry *e = static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_FIND, nullptr));
-    found(e, out, mark_written);
-    LWLockRelease(header->lock);
-    if (e && mark_written)
-        ensure_callbacks();
-    return e != nullptr;
+    return finish_lookup(e, out, mark_written);
 }
 
 bool lookup_role(Oid role, ProjectSnapshot *out, bool mark_written)
@@ -650,11 +656,7 @@ bool lookup_role(Oid role, ProjectSnapshot *out, bool mark_written)
         Key k = make_key(MyDatabaseId, r->nsp);
         e = static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_FIND, nullptr));
     }
-    found(e, out, mark_written);
-    LWLockRelease(header->lock);
-    if (e && mark_written)
-        ensure_callbacks();
-    return e != nullptr;
+    return finish_lookup(e, out, mark_written);
 }
 
 int publish(const ProjectUpdate *updates, int n, bool complete)

@@ -156,8 +156,9 @@ BEGIN
     -- still running at a later refresh survived that cancel (a PL/pgSQL
     -- handler can catch query_canceled): end its session. Only statements
     -- that started before the block qualify: anything started since was
-    -- either refused or cannot grow the project.
-    IF v_active THEN
+    -- either refused or cannot grow the project. (Only when a target is
+    -- over: pg_stat_activity is not read on every refresh for nothing.)
+    IF v_active AND 'over' = ANY (v_states) THEN
         PERFORM pg_catalog.pg_terminate_backend(a.pid)
            FROM pg_catalog.pg_stat_activity a
            JOIN schemahost.usage u ON u.role_oid = a.usesysid
