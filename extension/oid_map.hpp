@@ -62,6 +62,11 @@ class OidMap
         }
     }
 
+    std::uint32_t *find(std::uint32_t key) noexcept
+    {
+        return const_cast<std::uint32_t *>(static_cast<const OidMap &>(*this).find(key));
+    }
+
     std::size_t size() const noexcept { return size_; }
 
   private:

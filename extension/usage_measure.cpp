@@ -1,6 +1,6 @@
 // Measuring the bytes a project uses, from the relation files themselves.
 //
-//   schemahost._usage_measure(nsps oid[], full boolean)
+//   schemahost._usage_measure(nsps oid[], full boolean, in_progress oid[])
 //       RETURNS TABLE(nsp oid, bytes bigint)
 //
 // pg_class is read with a plain catalog heap scan, or for an incremental
@@ -12,6 +12,16 @@
 // table and TOAST index of each) is charged to the schema it is in *now*, by
 // its current relfilenode: SET SCHEMA, OWNER TO and every rewrite (VACUUM
 // FULL, CLUSTER, REINDEX, TRUNCATE, ALTER TABLE) are accounted for as they are.
+//
+// Transactions still open: a relation created, or given new files, by a
+// transaction that has not ended has catalog rows no MVCC snapshot shows, yet
+// its files grow on disk (CREATE TABLE AS, TRUNCATE then INSERT). A full
+// refresh, and an incremental one for the schemas in `in_progress` (those
+// with an open writing transaction), read the catalogs with a dirty snapshot,
+// which also shows rows of transactions in progress. Then a relation can have
+// two rows (before and after an open ALTER); every file they name exists and
+// counts, charged once, to the schema of the committed row if there is one,
+// else to the schema of the uncommitted one.
 //
 // Sizes: the incremental mode stat()s the forks each relation kind can have
 // (main, fsm, vm, init) and their segments; the full mode reads the database
@@ -39,12 +49,14 @@ extern "C" {
 #include "nodes/supportnodes.h"
 #include "utils/fmgroids.h"
 #include "utils/selfuncs.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 }
 
 #include <fcntl.h>
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,12 +67,19 @@ namespace
 using schemahost::OidMap;
 using schemahost::pg_call;
 
+constexpr uint32 kNone = UINT32_MAX;
+
+// One pg_class row of a relation with storage (a relation being changed by
+// an open transaction can have two).
 struct RelFile {
+    Oid relid;
     Oid nsp;         // the schema charged
     Oid relfilenode; // 0: mapped (never a tenant relation)
     Oid tablespace;  // 0: the database's default
+    Oid toast;       // reltoastrelid
     char relkind;
     char persistence;
+    bool uncommitted; // inserted by a transaction still in progress
 };
 
 bool has_storage(char relkind)
@@ -74,14 +93,41 @@ Oid effective_tablespace(Oid spc)
     return OidIsValid(spc) ? spc : MyDatabaseTableSpace;
 }
 
+RelFile rel_file(HeapTuple tup, bool uncommitted)
+{
+    Form_pg_class c = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
+    return RelFile{c->oid,           c->relnamespace, c->relfilenode,    c->reltablespace,
+                   c->reltoastrelid, c->relkind,      c->relpersistence, uncommitted};
+}
+
+// Which rows a catalog scan sees: the committed ones (the catalog snapshot),
+// or with `dirty` also those of transactions in progress.
+class CatalogView
+{
+  public:
+    explicit CatalogView(bool dirty) : dirty_(dirty) { InitDirtySnapshot(snapshot_); }
+    bool dirty() const { return dirty_; }
+    Snapshot snapshot() { return dirty_ ? &snapshot_ : nullptr; }
+    // Whether the row the scan returned last was inserted by a transaction
+    // in progress (HeapTupleSatisfiesDirty leaves its xmin in the snapshot).
+    bool last_uncommitted() const { return dirty_ && TransactionIdIsValid(snapshot_.xmin); }
+
+  private:
+    bool dirty_;
+    SnapshotData snapshot_;
+};
+
 // Scans a catalog relation with a heap scan (or the given index and key) and
-// calls fn for every visible tuple. Only the catalog is locked.
-template <typename F> void scan_catalog(Oid catalog, Oid index, ScanKeyData *key, int nkeys, F &&fn)
+// calls fn(tuple, uncommitted) for every tuple the view shows. Only the
+// catalog is locked.
+template <typename F>
+void scan_catalog(CatalogView &view, Oid catalog, Oid index, ScanKeyData *key, int nkeys, F &&fn)
 {
     Relation rel = pg_call([catalog] { return table_open(catalog, AccessShareLock); });
     bool use_index = OidIsValid(index);
+    Snapshot snapshot = view.snapshot();
     SysScanDesc scan =
-        pg_call([=] { return systable_beginscan(rel, index, use_index, nullptr, nkeys, key); });
+        pg_call([=] { return systable_beginscan(rel, index, use_index, snapshot, nkeys, key); });
     for (;;) {
         HeapTuple tup = pg_call([scan] {
             CHECK_FOR_INTERRUPTS();
@@ -89,7 +135,7 @@ template <typename F> void scan_catalog(Oid catalog, Oid index, ScanKeyData *key
         });
         if (!HeapTupleIsValid(tup))
             break;
-        fn(tup);
+        fn(tup, view.last_uncommitted());
     }
     pg_call([=] {
         systable_endscan(scan);
@@ -97,60 +143,77 @@ template <typename F> void scan_catalog(Oid catalog, Oid index, ScanKeyData *key
     });
 }
 
-// The columns of a pg_class row the measurement needs, from the syscache.
-struct ClassRow {
-    bool found;
-    Oid nsp;
-    Oid relfilenode;
-    Oid tablespace;
-    Oid toast;
-    char relkind;
-    char persistence;
-};
-
-ClassRow class_row(Oid relid)
+ScanKeyData oid_key(AttrNumber attribute, Oid value)
 {
-    ClassRow row{false, InvalidOid, InvalidOid, InvalidOid, InvalidOid, 0, 0};
-    pg_call([&row, relid] {
+    ScanKeyData key;
+    pg_call([&key, attribute, value] {
+        ScanKeyInit(&key, attribute, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(value));
+    });
+    return key;
+}
+
+// The pg_class rows of one relation: from the syscache (the committed row,
+// if any), or with a dirty view by pg_class's OID index (also the rows of
+// transactions in progress).
+std::vector<RelFile> class_rows(CatalogView &view, Oid relid)
+{
+    std::vector<RelFile> rows;
+    if (view.dirty()) {
+        ScanKeyData key = oid_key(Anum_pg_class_oid, relid);
+        scan_catalog(
+            view, RelationRelationId, ClassOidIndexId, &key, 1,
+            [&](HeapTuple tup, bool uncommitted) { rows.push_back(rel_file(tup, uncommitted)); });
+        return rows;
+    }
+    pg_call([&rows, relid] {
         HeapTuple t = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
         if (!HeapTupleIsValid(t))
             return; // dropped meanwhile
-        Form_pg_class c = reinterpret_cast<Form_pg_class>(GETSTRUCT(t));
-        row.found = true;
-        row.nsp = c->relnamespace;
-        row.relfilenode = c->relfilenode;
-        row.tablespace = c->reltablespace;
-        row.toast = c->reltoastrelid;
-        row.relkind = c->relkind;
-        row.persistence = c->relpersistence;
+        rows.push_back(rel_file(t, false));
         ReleaseSysCache(t);
     });
-    return row;
+    return rows;
 }
 
-// Calls fn(indexrelid) for every index of a relation (pg_index by indrelid).
-template <typename F> void for_each_index(Oid relid, F &&fn)
+// The schema a relation with these rows is charged to: its committed row's,
+// else (created by a transaction in progress) its uncommitted row's.
+Oid owning_schema(const std::vector<RelFile> &rows)
 {
-    ScanKeyData key;
-    pg_call([&key, relid] {
-        ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
-                    ObjectIdGetDatum(relid));
+    for (const RelFile &r : rows)
+        if (!r.uncommitted)
+            return r.nsp;
+    return rows.empty() ? InvalidOid : rows.front().nsp;
+}
+
+// The OIDs of the indexes of a relation (pg_index by indrelid), each once.
+std::vector<Oid> index_oids(CatalogView &view, Oid relid)
+{
+    std::vector<Oid> indexes;
+    ScanKeyData key = oid_key(Anum_pg_index_indrelid, relid);
+    scan_catalog(view, IndexRelationId, IndexIndrelidIndexId, &key, 1, [&](HeapTuple tup, bool) {
+        indexes.push_back(reinterpret_cast<Form_pg_index>(GETSTRUCT(tup))->indexrelid);
     });
-    scan_catalog(IndexRelationId, IndexIndrelidIndexId, &key, 1, [&](HeapTuple tup) {
-        fn(reinterpret_cast<Form_pg_index>(GETSTRUCT(tup))->indexrelid);
-    });
+    std::sort(indexes.begin(), indexes.end());
+    indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());
+    return indexes;
 }
 
 // TOAST tables found while collecting a schema's relations, and the schema
 // they are charged to: the table's, not pg_toast.
-struct ToastOwners {
-    std::vector<std::pair<Oid, Oid>> list; // (TOAST table, schema)
-    OidMap index{64};                      // TOAST table -> schema
+struct ToastOwner {
+    Oid toast;
+    Oid nsp;
+    bool dirty; // found through a dirty view: read its rows through one too
+};
 
-    void add(Oid toast, Oid nsp)
+struct ToastOwners {
+    std::vector<ToastOwner> list;
+    OidMap index{64}; // TOAST table -> schema
+
+    void add(Oid toast, Oid nsp, bool dirty)
     {
         if (index.insert(toast, nsp))
-            list.emplace_back(toast, nsp);
+            list.push_back(ToastOwner{toast, nsp, dirty});
     }
 };
 
@@ -158,49 +221,51 @@ struct ToastOwners {
 // through the catalog indexes; above, one scan of pg_class is cheaper.
 constexpr size_t kIndexedProjectsMax = 500;
 
+bool counted(const RelFile &r)
+{
+    return has_storage(r.relkind) && r.persistence != RELPERSISTENCE_TEMP;
+}
+
 // The relations with storage of one schema, found through pg_depend: every
 // relation but indexes and TOAST tables has a dependency on its namespace
 // (heap_create_with_catalog() records it, SET SCHEMA moves it); indexes are
 // found through their table, TOAST tables through reltoastrelid (left in
-// toast_owner, like the pg_class scan does). The namespace is checked again
-// on each pg_class row: only where the relation is now counts.
-void schema_relations(Oid nsp, std::vector<RelFile> &rels, ToastOwners &toast_owner)
+// toast_owner, like the pg_class scan does). The schema is checked again on
+// each relation's rows: only where the relation is now counts.
+void schema_relations(CatalogView &view, Oid nsp, std::vector<RelFile> &rels,
+                      ToastOwners &toast_owner)
 {
-    ScanKeyData keys[2];
-    pg_call([&keys, nsp] {
-        ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-                    ObjectIdGetDatum(NamespaceRelationId));
-        ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
-                    ObjectIdGetDatum(nsp));
-    });
+    ScanKeyData keys[2] = {oid_key(Anum_pg_depend_refclassid, NamespaceRelationId),
+                           oid_key(Anum_pg_depend_refobjid, nsp)};
     std::vector<Oid> members;
-    scan_catalog(DependRelationId, DependReferenceIndexId, keys, 2, [&](HeapTuple tup) {
+    scan_catalog(view, DependRelationId, DependReferenceIndexId, keys, 2, [&](HeapTuple tup, bool) {
         Form_pg_depend d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
         if (d->classid == RelationRelationId && d->objsubid == 0)
             members.push_back(d->objid);
     });
     std::sort(members.begin(), members.end());
     members.erase(std::unique(members.begin(), members.end()), members.end());
-    auto add = [&](const ClassRow &r) {
-        if (has_storage(r.relkind) && r.persistence != RELPERSISTENCE_TEMP)
-            rels.push_back(RelFile{nsp, r.relfilenode, r.tablespace, r.relkind, r.persistence});
-        if (OidIsValid(r.toast))
-            toast_owner.add(r.toast, nsp);
+    // Every row of a relation charged to nsp: all the files they name exist.
+    auto add_rows = [&](const std::vector<RelFile> &rows) {
+        if (owning_schema(rows) != nsp)
+            return false;
+        for (RelFile r : rows) {
+            r.nsp = nsp;
+            if (counted(r))
+                rels.push_back(r);
+            if (OidIsValid(r.toast))
+                toast_owner.add(r.toast, nsp, view.dirty());
+        }
+        return true;
     };
     for (Oid relid : members) {
-        ClassRow r = class_row(relid);
-        if (!r.found || r.nsp != nsp)
+        std::vector<RelFile> rows = class_rows(view, relid);
+        if (rows.empty() || !add_rows(rows))
             continue;
-        add(r);
-        if (r.relkind == RELKIND_RELATION || r.relkind == RELKIND_MATVIEW) {
-            std::vector<Oid> indexes;
-            for_each_index(relid, [&](Oid index) { indexes.push_back(index); });
-            for (Oid index : indexes) {
-                ClassRow ir = class_row(index);
-                if (ir.found && ir.nsp == nsp)
-                    add(ir);
-            }
-        }
+        char kind = rows.front().relkind;
+        if (kind == RELKIND_RELATION || kind == RELKIND_MATVIEW)
+            for (Oid index : index_oids(view, relid))
+                add_rows(class_rows(view, index));
     }
 }
 
@@ -253,14 +318,98 @@ std::string database_path()
     return path;
 }
 
+// Files already counted, by (tablespace, relfilenode): two rows of one
+// relation (an open ALTER) often name the same file.
+class CountedFiles
+{
+  public:
+    explicit CountedFiles(size_t expected) : in_default_(expected) {}
+    bool first_time(const RelFile &r)
+    {
+        Oid spc = effective_tablespace(r.tablespace);
+        if (spc == MyDatabaseTableSpace)
+            return in_default_.insert(r.relfilenode, 0);
+        return OidIsValid(r.relfilenode) && elsewhere_.emplace(spc, r.relfilenode).second;
+    }
+
+  private:
+    OidMap in_default_;
+    std::set<std::pair<Oid, Oid>> elsewhere_;
+};
+
+// Full mode: the relations with storage of every schema, from one scan of
+// pg_class (rows of pg_toast apart, by OID, with every row of each OID
+// chained) and, for TOAST indexes, one of pg_index.
+struct AllRelations {
+    std::vector<RelFile> rels;       // outside pg_toast, whatever the schema
+    std::vector<RelFile> toast_rows; // in pg_toast
+    std::vector<uint32> toast_next;  // next row of the same OID, or kNone
+    OidMap toast_first{65536};       // OID -> its first row in toast_rows
+    size_t uncommitted = 0;
+
+    void add(HeapTuple tup, bool uncommitted_row)
+    {
+        RelFile r = rel_file(tup, uncommitted_row);
+        if (r.uncommitted)
+            uncommitted++;
+        if (r.nsp == PG_TOAST_NAMESPACE) {
+            uint32 at = static_cast<uint32>(toast_rows.size());
+            toast_rows.push_back(r);
+            uint32 *first = toast_first.find(r.relid);
+            toast_next.push_back(first ? *first : kNone);
+            if (first)
+                *first = at; // the chain starts at the row found last
+            else
+                toast_first.insert(r.relid, at);
+        } else if (counted(r)) {
+            rels.push_back(r);
+        }
+    }
+
+    // An uncommitted row of a relation that also has a committed row is
+    // charged where the committed row says (an open SET SCHEMA does not move
+    // the bytes before it commits).
+    void charge_uncommitted_rows_to_committed_schema()
+    {
+        if (uncommitted == 0)
+            return;
+        OidMap pending(uncommitted); // OID -> slot in committed_nsp
+        std::vector<Oid> committed_nsp;
+        for (const RelFile &r : rels)
+            if (r.uncommitted && pending.insert(r.relid, static_cast<uint32>(committed_nsp.size())))
+                committed_nsp.push_back(InvalidOid);
+        for (const RelFile &r : rels)
+            if (!r.uncommitted)
+                if (const uint32 *slot = pending.find(r.relid))
+                    committed_nsp[*slot] = r.nsp;
+        for (RelFile &r : rels)
+            if (r.uncommitted)
+                if (const uint32 *slot = pending.find(r.relid);
+                    slot && OidIsValid(committed_nsp[*slot]))
+                    r.nsp = committed_nsp[*slot];
+    }
+
+    // Every row of a TOAST table or TOAST index, charged to nsp.
+    template <typename F> void toast_relation(Oid relid, F &&add)
+    {
+        const uint32 *first = toast_first.find(relid);
+        for (uint32 i = first ? *first : kNone; i != kNone; i = toast_next[i])
+            add(toast_rows[i]);
+    }
+};
+
 } // namespace
 
 SH_FUNCTION(schemahost_usage_measure)
 {
-    if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || (PG_NARGS() > 2 && PG_ARGISNULL(2)))
         throw schemahost::Error("22004", "arguments of _usage_measure must not be null");
     std::vector<Oid> nsps = schemahost::quota::oid_array(PG_GETARG_DATUM(0));
     bool full = PG_GETARG_BOOL(1);
+    // 0.1.0's definition has two arguments.
+    std::vector<Oid> open_nsps;
+    if (PG_NARGS() > 2)
+        open_nsps = schemahost::quota::oid_array(PG_GETARG_DATUM(2));
 
     // Each schema once, whatever the array holds: a repeated schema is
     // measured once and reported with the same total on each of its rows.
@@ -273,90 +422,66 @@ SH_FUNCTION(schemahost_usage_measure)
             schemas.push_back(n);
             totals.push_back(0);
         }
+    OidMap open(open_nsps.size());
+    for (Oid n : open_nsps)
+        open.insert(n, 0);
 
-    std::vector<RelFile> rels;
+    std::vector<RelFile> rels; // to measure, charged to a schema of nsp_slot
     ToastOwners toast_owner;
-    std::vector<RelFile> toast_rows;     // full mode: every pg_toast relation ...
-    OidMap toast_row(full ? 65536 : 16); // ... and its index there, by OID
-    if (!full && !schemas.empty() && schemas.size() <= kIndexedProjectsMax) {
+    CatalogView committed(false);
+    CatalogView dirty(true);
+    if (full || schemas.size() > kIndexedProjectsMax) {
+        // One scan of pg_class. Dirty in full mode (it corrects whatever
+        // incremental refreshes missed, open transactions included) and when
+        // any of the schemas has an open writing transaction.
+        AllRelations all;
+        CatalogView &view = full || !open_nsps.empty() ? dirty : committed;
+        scan_catalog(view, RelationRelationId, InvalidOid, nullptr, 0,
+                     [&](HeapTuple tup, bool uncommitted) { all.add(tup, uncommitted); });
+        all.charge_uncommitted_rows_to_committed_schema();
+        for (const RelFile &r : all.rels) {
+            if (!nsp_slot.find(r.nsp))
+                continue;
+            rels.push_back(r);
+            if (OidIsValid(r.toast))
+                toast_owner.add(r.toast, r.nsp, view.dirty());
+        }
+        // TOAST tables and their indexes live in pg_toast: charge them to the
+        // schema of the table they belong to.
+        if (!toast_owner.list.empty()) {
+            auto charge_to = [&](Oid nsp) {
+                return [&rels, nsp](RelFile r) {
+                    r.nsp = nsp;
+                    rels.push_back(r);
+                };
+            };
+            for (const ToastOwner &owner : toast_owner.list)
+                all.toast_relation(owner.toast, charge_to(owner.nsp));
+            scan_catalog(view, IndexRelationId, InvalidOid, nullptr, 0, [&](HeapTuple tup, bool) {
+                Form_pg_index i = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup));
+                if (const uint32 *nsp = toast_owner.index.find(i->indrelid))
+                    all.toast_relation(i->indexrelid, charge_to(*nsp));
+            });
+        }
+    } else {
         // Few projects: find their relations through the catalog indexes
         // instead of reading all of pg_class (~10 ms for 160,000 rows).
         for (Oid nsp : schemas)
-            schema_relations(nsp, rels, toast_owner);
-    } else if (!schemas.empty()) {
-        scan_catalog(RelationRelationId, InvalidOid, nullptr, 0, [&](HeapTuple tup) {
-            Form_pg_class c = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
-            if (full && c->relnamespace == PG_TOAST_NAMESPACE) {
-                if (toast_row.insert(c->oid, static_cast<uint32>(toast_rows.size())))
-                    toast_rows.push_back(RelFile{InvalidOid, c->relfilenode, c->reltablespace,
-                                                 c->relkind, c->relpersistence});
-                return;
-            }
-            if (!nsp_slot.find(c->relnamespace) || !has_storage(c->relkind) ||
-                c->relpersistence == RELPERSISTENCE_TEMP)
-                return;
-            rels.push_back(RelFile{c->relnamespace, c->relfilenode, c->reltablespace, c->relkind,
-                                   c->relpersistence});
-            if (OidIsValid(c->reltoastrelid))
-                toast_owner.add(c->reltoastrelid, c->relnamespace);
-        });
-    }
-
-    // TOAST tables and their indexes live in pg_toast: charge them to the
-    // schema of the table they belong to.
-    if (!toast_owner.list.empty()) {
-        if (full) {
-            auto add_toast = [&](Oid relid, Oid nsp) {
-                if (const uint32 *row = toast_row.find(relid)) {
-                    RelFile f = toast_rows[*row];
-                    f.nsp = nsp;
-                    rels.push_back(f);
+            schema_relations(open.find(nsp) ? dirty : committed, nsp, rels, toast_owner);
+        for (const ToastOwner &owner : toast_owner.list) {
+            CatalogView &view = owner.dirty ? dirty : committed;
+            std::vector<Oid> toast_rels{owner.toast};
+            for (Oid index : index_oids(view, owner.toast))
+                toast_rels.push_back(index);
+            for (Oid relid : toast_rels)
+                for (RelFile r : class_rows(view, relid)) {
+                    r.nsp = owner.nsp;
+                    rels.push_back(r);
                 }
-            };
-            for (const auto &owned : toast_owner.list)
-                add_toast(owned.first, owned.second);
-            scan_catalog(IndexRelationId, InvalidOid, nullptr, 0, [&](HeapTuple tup) {
-                Form_pg_index i = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup));
-                if (const uint32 *nsp = toast_owner.index.find(i->indrelid))
-                    add_toast(i->indexrelid, *nsp);
-            });
-        } else {
-            std::vector<std::pair<Oid, Oid>> toast_rels; // (relation, schema)
-            for (const auto &owned : toast_owner.list) {
-                Oid toast = owned.first; // a plain local: lambdas cannot capture bindings in C++17
-                Oid owner_nsp = owned.second;
-                toast_rels.emplace_back(toast, owner_nsp);
-                ScanKeyData key;
-                pg_call([&] {
-                    ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
-                                ObjectIdGetDatum(toast));
-                });
-                scan_catalog(IndexRelationId, IndexIndrelidIndexId, &key, 1, [&](HeapTuple tup) {
-                    Form_pg_index i = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup));
-                    toast_rels.emplace_back(i->indexrelid, owner_nsp);
-                });
-            }
-            for (const auto &toast_rel : toast_rels) {
-                Oid relid = toast_rel.first;
-                Oid nsp = toast_rel.second;
-                RelFile f{nsp, InvalidOid, InvalidOid, RELKIND_RELATION, RELPERSISTENCE_PERMANENT};
-                pg_call([&] {
-                    HeapTuple t = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-                    if (HeapTupleIsValid(t)) {
-                        Form_pg_class c = reinterpret_cast<Form_pg_class>(GETSTRUCT(t));
-                        f.relfilenode = c->relfilenode;
-                        f.tablespace = c->reltablespace;
-                        f.relkind = c->relkind;
-                        f.persistence = c->relpersistence;
-                        ReleaseSysCache(t);
-                    }
-                });
-                if (OidIsValid(f.relfilenode))
-                    rels.push_back(f);
-            }
         }
     }
 
+    CountedFiles seen(rels.size());
     if (full) {
         // Files of the database's default tablespace: one directory scan,
         // summed straight into the schemas' totals. Relations in other
@@ -364,7 +489,7 @@ SH_FUNCTION(schemahost_usage_measure)
         OidMap wanted(rels.size()); // relfilenode -> slot in totals
         for (const RelFile &r : rels) {
             const uint32 *slot = nsp_slot.find(r.nsp);
-            if (!slot)
+            if (!slot || !seen.first_time(r))
                 continue;
             if (effective_tablespace(r.tablespace) == MyDatabaseTableSpace)
                 wanted.insert(r.relfilenode, *slot);
@@ -376,7 +501,7 @@ SH_FUNCTION(schemahost_usage_measure)
     } else {
         schemahost::DirFd database_dir(database_path());
         for (const RelFile &r : rels)
-            if (const uint32 *slot = nsp_slot.find(r.nsp))
+            if (const uint32 *slot = nsp_slot.find(r.nsp); slot && seen.first_time(r))
                 totals[*slot] += relation_bytes(r, database_dir.get());
     }
 

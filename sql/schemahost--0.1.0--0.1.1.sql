@@ -50,10 +50,29 @@ SELECT CASE
 END
 $$;
 
+-- Relations of open transactions (found by an adversarial audit): a refresh
+-- read committed catalog rows only, so the files of a relation created or
+-- rewritten by a transaction still open (CREATE TABLE AS, TRUNCATE then
+-- INSERT) went uncounted until it ended. _usage_measure now reads the
+-- catalogs with a dirty snapshot in a full refresh, and in an incremental one
+-- for the schemas in in_progress: those whose role has an open writing
+-- transaction (extension/usage_measure.cpp). New argument, so the function
+-- is created anew; its planner support function is attached further down.
+DROP FUNCTION schemahost._usage_measure(oid[], boolean);
+CREATE FUNCTION schemahost._usage_measure(nsps oid[], full boolean, in_progress oid[] DEFAULT '{}')
+    RETURNS TABLE (nsp oid, bytes bigint)
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'schemahost_usage_measure';
+REVOKE EXECUTE ON FUNCTION schemahost._usage_measure(oid[], boolean, oid[]) FROM PUBLIC;
+
 -- Unchanged from 0.1.0 except that a full refresh (p_complete) passes only
--- the projects whose usage row changes to the upsert, and that sessions
--- whose write survived the cancel of an over project are terminated.
-CREATE OR REPLACE FUNCTION schemahost._quota_apply(p_targets oid[], p_measure boolean, p_complete boolean)
+-- the projects whose usage row changes to the upsert, that sessions whose
+-- write survived the cancel of an over project are terminated, and that the
+-- schemas with an open writing transaction (p_open) are passed on to
+-- _usage_measure. New argument: created anew.
+DROP FUNCTION schemahost._quota_apply(oid[], boolean, boolean);
+CREATE FUNCTION schemahost._quota_apply(p_targets oid[], p_measure boolean, p_complete boolean,
+                                        p_open oid[] DEFAULT '{}')
     RETURNS TABLE (project text, used_bytes bigint)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, schemahost, pg_temp
@@ -74,7 +93,7 @@ DECLARE
 BEGIN
     WITH measured AS (
         SELECT m.nsp, m.bytes
-          FROM schemahost._usage_measure(p_targets, p_complete) m
+          FROM schemahost._usage_measure(p_targets, p_complete, p_open) m
          WHERE p_measure
         UNION ALL
         SELECT p.schema_oid, coalesce(u.used_bytes, 0)
@@ -182,6 +201,7 @@ BEGIN
     RETURN QUERY SELECT t.name, t.used FROM unnest(v_names, v_used) AS t(name, used);
 END
 $$;
+REVOKE EXECUTE ON FUNCTION schemahost._quota_apply(oid[], boolean, boolean, oid[]) FROM PUBLIC;
 
 -- Row estimates for _usage_measure (one row per project asked for), so that
 -- _quota_apply joins an incremental refresh's few projects by index and a
@@ -191,7 +211,7 @@ CREATE FUNCTION schemahost._usage_measure_support(internal)
     LANGUAGE c STRICT
     AS 'MODULE_PATHNAME', 'schemahost_usage_measure_support';
 REVOKE EXECUTE ON FUNCTION schemahost._usage_measure_support(internal) FROM PUBLIC;
-ALTER FUNCTION schemahost._usage_measure(oid[], boolean)
+ALTER FUNCTION schemahost._usage_measure(oid[], boolean, oid[])
     SUPPORT schemahost._usage_measure_support;
 
 -- ---------------------------------------------------------------------------
@@ -199,7 +219,9 @@ ALTER FUNCTION schemahost._usage_measure(oid[], boolean)
 -- across refreshes was measured once, at the refresh that cleared its
 -- project's written flag, and then not again until it ended. Projects whose
 -- role has an open transaction that has written are now measured on every
--- incremental refresh. Unchanged from 0.1.0 otherwise.
+-- incremental refresh, their catalog rows read with a dirty snapshot (the
+-- relations that transaction created or rewrote). Unchanged from 0.1.0
+-- otherwise.
 CREATE OR REPLACE FUNCTION schemahost_refresh_usage(full boolean DEFAULT false)
     RETURNS TABLE (project text, used_bytes bigint)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -209,6 +231,7 @@ CREATE OR REPLACE FUNCTION schemahost_refresh_usage(full boolean DEFAULT false)
 DECLARE
     v_full boolean := coalesce(schemahost_refresh_usage.full, false);
     v_dirty oid[];
+    v_open oid[];
     v_targets oid[];
 BEGIN
     -- One refresh at a time per database: two would write the same
@@ -223,23 +246,25 @@ BEGIN
         v_targets := ARRAY(SELECT p.schema_oid FROM schemahost.project p
                             WHERE p.schema_oid IS NOT NULL);
     ELSE
-        -- Written since the last refresh, or not ok, or (0.1.1) with a
-        -- transaction of its role that has written and is still open: one
-        -- long statement keeps growing its files after the refresh that
-        -- cleared its written flag, and must be measured on every refresh
-        -- until it ends. A project created or changed without
-        -- schemahost.quota_sync() is picked up by the next full refresh.
-        v_targets := ARRAY(
-            SELECT DISTINCT t.nsp
-              FROM (SELECT unnest(v_dirty)
-                    UNION ALL
-                    SELECT p.schema_oid
-                      FROM pg_catalog.pg_stat_activity a
-                      JOIN schemahost.project p ON p.role_oid = a.usesysid
-                     WHERE a.backend_xid IS NOT NULL
-                       AND a.datname = pg_catalog.current_database()
-                       AND p.schema_oid IS NOT NULL) AS t(nsp));
+        -- (0.1.1) Projects with a transaction of their role that has
+        -- written and is still open: one long statement keeps growing its
+        -- files after the refresh that cleared its written flag, and must be
+        -- measured on every refresh until it ends; and the relations that
+        -- transaction created or rewrote are only found by reading the
+        -- catalogs with a dirty snapshot.
+        v_open := ARRAY(SELECT DISTINCT p.schema_oid
+                          FROM pg_catalog.pg_stat_activity a
+                          JOIN schemahost.project p ON p.role_oid = a.usesysid
+                         WHERE a.backend_xid IS NOT NULL
+                           AND a.datname = pg_catalog.current_database()
+                           AND p.schema_oid IS NOT NULL);
+        -- Written since the last refresh, or not ok, or open as above. A
+        -- project created or changed without schemahost.quota_sync() is
+        -- picked up by the next full refresh.
+        v_targets := ARRAY(SELECT DISTINCT t.nsp
+                             FROM (SELECT unnest(v_dirty) UNION ALL SELECT unnest(v_open)) AS t(nsp));
     END IF;
-    RETURN QUERY SELECT a.project, a.used_bytes FROM schemahost._quota_apply(v_targets, true, v_full) a;
+    RETURN QUERY SELECT a.project, a.used_bytes
+                   FROM schemahost._quota_apply(v_targets, true, v_full, coalesce(v_open, '{}')) a;
 END
 $$;

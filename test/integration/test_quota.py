@@ -342,24 +342,98 @@ class QuotaTest(harness.ClusterTestCase):
             thread.join()
         return stop_it
 
-    def test_a_transaction_is_measured_again_when_it_ends(self):
-        # A refresh while a transaction is open cannot see the tables the
-        # transaction created (their pg_class rows are not committed) and
-        # clears the project's written flag; the commit sets it again, so
-        # the next incremental refresh measures what was committed.
-        execute(self.admin, "SELECT create_project_schema('q_txn', storage_quota => '2 MB')")
-        self.addCleanup(execute, self.admin, "SELECT drop_project_schema('q_txn', purge => true)")
-        t = connect(self.cluster, "q_txn", autocommit=False)
-        self.addCleanup(t.close)
+    def used(self, project, full=False):
+        """Runs a refresh and returns what it reported for project (None if
+        it did not measure it)."""
+        with self.admin.cursor() as cur:
+            cur.execute("SELECT * FROM schemahost_refresh_usage(full => %s)", (full,))
+            return dict(cur.fetchall()).get(project)
+
+    def test_relations_of_an_open_transaction_are_counted(self):
+        # The table exists only in the tenant's open transaction: its pg_class
+        # row is uncommitted, its files are on disk and growing. (0.1.0 and
+        # 0.1.1 before this fix saw nothing until the commit.)
+        t = self.small_project_with_table("q_txn")
+        t.autocommit = False
         execute(t, "CREATE TABLE big AS SELECT g, (SELECT string_agg(md5(g::text || '/' || i::text), '') "
                    "FROM generate_series(1, 8) i) AS v FROM generate_series(1, 20000) g")
-        execute(self.admin, "SELECT * FROM schemahost_refresh_usage()")
-        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_txn'"), "ok")
-        t.commit()
-        execute(self.admin, "SELECT * FROM schemahost_refresh_usage()")
+        size = one(t, "SELECT pg_total_relation_size('big') + pg_total_relation_size('t')")
+        self.assertGreater(size, 2 * 1024 * 1024)
+        self.assertEqual(self.used("q_txn"), size)             # incremental
+        self.assertEqual(self.used("q_txn", full=True), size)  # full
         self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_txn'"), "over")
-        self.assertEqual(one(self.admin, "SELECT used_bytes FROM project_usage WHERE name = 'q_txn'"),
-                         one(self.admin, "SELECT pg_total_relation_size('q_txn.big')"))
+        # The transaction that pushed it over is refused its next write.
+        self.assert_refused(t, "INSERT INTO big VALUES (0, 'x')", "q_txn")
+        t.rollback()
+        # Rolled back: the files are gone, and so is the usage.
+        self.assertEqual(self.used("q_txn"), one(self.admin, "SELECT pg_total_relation_size('q_txn.t')"))
+        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_txn'"), "ok")
+        # Committed: measured the same way after the end of the transaction
+        # (the commit flags the project again for the next refresh).
+        execute(t, "CREATE TABLE small AS SELECT g FROM generate_series(1, 1000) g")
+        t.commit()
+        self.assertEqual(self.used("q_txn"),
+                         one(self.admin, "SELECT pg_total_relation_size('q_txn.small') "
+                                         "+ pg_total_relation_size('q_txn.t')"))
+
+    def test_truncate_then_insert_in_an_open_transaction_counts_both_files(self):
+        # TRUNCATE in a transaction gives the table new files; the old ones
+        # stay on disk until the commit. Both count while it is open.
+        t = self.small_project_with_table("q_trunc")
+        execute(t, "INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series(1, 2000) g")
+        before = one(self.admin, "SELECT pg_total_relation_size('q_trunc.t')")
+        self.assertEqual(self.used("q_trunc"), before)
+        t.autocommit = False
+        execute(t, "TRUNCATE t")
+        execute(t, "INSERT INTO t SELECT g, repeat('y', 300) FROM generate_series(1, 1000) g")
+        after = one(t, "SELECT pg_total_relation_size('t')")
+        self.assertEqual(self.used("q_trunc"), before + after)
+        self.assertEqual(self.used("q_trunc", full=True), before + after)
+        t.commit()
+        self.assertEqual(self.used("q_trunc"), after)
+
+    def test_an_open_set_schema_leaves_the_bytes_where_they_are(self):
+        # An operator moves a table between projects in an open transaction:
+        # until it commits, the bytes stay with the project that has them
+        # (one file, two pg_class rows: it is counted once).
+        self.small_project_with_table("q_from")
+        self.small_project_with_table("q_to")
+        execute(self.admin, "INSERT INTO q_from.t SELECT g, repeat('x', 200) FROM generate_series(1, 2000) g")
+        nsps = [one(self.admin, "SELECT %s::regnamespace::oid", (n,)) for n in ("q_from", "q_to")]
+        measure = ("SELECT array_agg(bytes ORDER BY ord) FROM schemahost._usage_measure(%s::oid[], %s, %s::oid[]) "
+                   "WITH ORDINALITY AS m(nsp, bytes, ord)")
+        from_size = one(self.admin, "SELECT pg_total_relation_size('q_from.t')")
+        to_size = one(self.admin, "SELECT pg_total_relation_size('q_to.t')")
+        mover = connect(self.cluster, autocommit=False)
+        self.addCleanup(mover.close)
+        execute(mover, "ALTER TABLE q_from.t RENAME TO moved")
+        mover.commit()
+        execute(mover, "ALTER TABLE q_from.moved SET SCHEMA q_to")
+        for full in (False, True):
+            for dirty in ([], nsps):
+                self.assertEqual(one(self.admin, measure, (nsps, full, dirty)), [from_size, to_size],
+                                 f"full={full} in_progress={dirty}")
+        mover.commit()
+        for full in (False, True):
+            self.assertEqual(one(self.admin, measure, (nsps, full, nsps)), [0, from_size + to_size],
+                             f"committed, full={full}")
+
+    def test_a_long_create_table_as_is_cancelled_when_over(self):
+        # One CREATE TABLE AS that keeps writing (~1 MB/s) into a table only
+        # its own transaction can see: the refreshes must count it and cancel
+        # it once the project is over, long before it ends by itself.
+        t = self.small_project_with_table("q_ctas")
+        stop = self.refresher()
+        try:
+            started = time.monotonic()
+            with self.assertRaises(psycopg2.errors.QueryCanceled):
+                execute(t, "CREATE TABLE big AS SELECT g, (SELECT string_agg(md5(g::text || '/' || i::text), '') "
+                           "FROM generate_series(1, 32) i) AS v FROM generate_series(1, 20000) g "
+                           "WHERE pg_sleep(0.001) IS NOT NULL")
+            self.assertLess(time.monotonic() - started, 20)
+        finally:
+            stop()
+        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_ctas'"), "over")
 
     def test_a_write_that_survives_the_cancel_is_terminated(self):
         # The statement's rows come from a function that catches the cancel

@@ -57,3 +57,14 @@ TEST(OidMap, GrowsPastItsExpectedSizeAndAgreesWithStdMap)
     for (std::uint32_t key = 1; key < 16384; key++)
         EXPECT_EQ(m.find(key), nullptr) << key;
 }
+
+TEST(OidMap, AValueCanBeChangedInPlace)
+{
+    OidMap m(4);
+    m.insert(7, 1);
+    std::uint32_t *v = m.find(7);
+    ASSERT_NE(v, nullptr);
+    *v = 9;
+    EXPECT_EQ(*static_cast<const OidMap &>(m).find(7), 9u);
+    EXPECT_EQ(m.find(8), nullptr);
+}
