@@ -15,11 +15,15 @@
 //   object_access_hook       any new relation of an over project (safety net);
 //                            temporary relations and large objects of tenants
 //   ProcessUtility_hook      also: ALTER ROLE / ALTER ROLE SET / ALTER ROLE
-//                            RENAME by a project's role
+//                            RENAME by a project's role; while its project is
+//                            over, every statement of that role that is not
+//                            on the allow-list of over_allowed.cpp (catalog
+//                            content: comments, functions, views, types ...)
 #include "quota.hpp"
 
 #include "entry.hpp"
 #include "guc.hpp"
+#include "over_allowed.hpp"
 #include "shmem_quota.hpp"
 
 extern "C" {
@@ -82,11 +86,12 @@ bool role_project(ProjectSnapshot *out, bool mark_written)
            pg_call([&] { return shmem::lookup_role(session, out, mark_written); });
 }
 
-void check_role()
+// tenant: the project of the role running the statement, nullptr for
+// operators (looked up once per statement by check_utility()).
+void check_role(const ProjectSnapshot *tenant)
 {
-    ProjectSnapshot p;
-    if (role_project(&p, false) && p.state == shmem::kOver)
-        raise_over(p);
+    if (tenant && tenant->state == shmem::kOver)
+        raise_over(*tenant);
 }
 
 void check_namespace(Oid nsp)
@@ -96,9 +101,9 @@ void check_namespace(Oid nsp)
         raise_over(p);
 }
 
-void check_existing(RangeVar *rv)
+void check_existing(RangeVar *rv, const ProjectSnapshot *tenant)
 {
-    check_role();
+    check_role(tenant);
     if (!rv)
         return;
     Oid relid = pg_call([rv] { return RangeVarGetRelid(rv, NoLock, true); });
@@ -117,28 +122,26 @@ void mark_written(RangeVar *rv)
     pg_call([nsp] { shmem::lookup_namespace(nsp, nullptr, true); });
 }
 
-void refuse_temp_for_tenants()
+[[noreturn]] void refuse_temp(const ProjectSnapshot &p)
 {
-    ProjectSnapshot p;
-    if (!role_project(&p, false))
-        return;
     throw Error("42501",
                 std::string("temporary tables are not available to project \"") + p.name + "\"")
         .detail("Temporary tables would not count against the project's storage quota.")
         .hint("Use an ordinary or UNLOGGED table in the project's schema and drop it when done.");
 }
 
-void check_create(RangeVar *rv)
+void check_create(RangeVar *rv, const ProjectSnapshot *tenant)
 {
     if (!rv)
         return;
     bool temp = rv->relpersistence == RELPERSISTENCE_TEMP ||
                 (rv->schemaname && strcmp(rv->schemaname, "pg_temp") == 0);
     if (temp) {
-        refuse_temp_for_tenants();
+        if (tenant)
+            refuse_temp(*tenant);
         return;
     }
-    check_role();
+    check_role(tenant);
     Oid nsp = pg_call([rv] {
         if (rv->schemaname)
             return get_namespace_oid(rv->schemaname, true);
@@ -152,11 +155,8 @@ void check_create(RangeVar *rv)
 // with CREATEROLE. A project's role is managed by the operator: the password
 // must stay what reset_project_password() issued, the defaults what the
 // operator set, and the name the project's name.
-void refuse_role_change()
+[[noreturn]] void refuse_role_change(const ProjectSnapshot &p)
 {
-    ProjectSnapshot p;
-    if (!role_project(&p, false))
-        return;
     throw Error("42501", std::string("project \"") + p.name + "\" may not alter roles")
         .detail("Passwords, settings and names of project roles are managed by the operator.")
         .hint(std::string("Ask the operator: reset_project_password('") + p.name +
@@ -221,49 +221,51 @@ CreateTableAsStmt *explained_create_table_as(ExplainStmt *s)
     return nullptr;
 }
 
-void check_utility(Node *stmt)
+// The checks of statements that grow storage or change a role, for every
+// role (the storage checks also look at the target's schema).
+void check_statement(Node *stmt, const ProjectSnapshot *tenant)
 {
     switch (nodeTag(stmt)) {
     case T_CreateStmt:
-        check_create(reinterpret_cast<CreateStmt *>(stmt)->relation);
+        check_create(reinterpret_cast<CreateStmt *>(stmt)->relation, tenant);
         break;
     case T_CreateTableAsStmt: { // CREATE TABLE AS, SELECT INTO, CREATE MATERIALIZED VIEW
         CreateTableAsStmt *s = reinterpret_cast<CreateTableAsStmt *>(stmt);
         if (s->into)
-            check_create(s->into->rel);
+            check_create(s->into->rel, tenant);
         break;
     }
     case T_CreateSeqStmt:
-        check_create(reinterpret_cast<CreateSeqStmt *>(stmt)->sequence);
+        check_create(reinterpret_cast<CreateSeqStmt *>(stmt)->sequence, tenant);
         break;
     case T_ExplainStmt: // EXPLAIN ANALYZE runs the CREATE TABLE AS it explains
         if (CreateTableAsStmt *s = explained_create_table_as(reinterpret_cast<ExplainStmt *>(stmt)))
-            check_utility(reinterpret_cast<Node *>(s));
+            check_statement(reinterpret_cast<Node *>(s), tenant);
         break;
     case T_IndexStmt:
-        check_existing(reinterpret_cast<IndexStmt *>(stmt)->relation);
+        check_existing(reinterpret_cast<IndexStmt *>(stmt)->relation, tenant);
         break;
     case T_RefreshMatViewStmt:
-        check_existing(reinterpret_cast<RefreshMatViewStmt *>(stmt)->relation);
+        check_existing(reinterpret_cast<RefreshMatViewStmt *>(stmt)->relation, tenant);
         break;
     case T_AlterTableStmt: {
         AlterTableStmt *s = reinterpret_cast<AlterTableStmt *>(stmt);
         if (alter_table_grows(s))
-            check_existing(s->relation);
+            check_existing(s->relation, tenant);
         break;
     }
     case T_ClusterStmt:
-        check_existing(reinterpret_cast<ClusterStmt *>(stmt)->relation);
+        check_existing(reinterpret_cast<ClusterStmt *>(stmt)->relation, tenant);
         break;
     case T_VacuumStmt: {
         VacuumStmt *s = reinterpret_cast<VacuumStmt *>(stmt);
         if (!vacuum_full(s))
             break;
-        check_role();
+        check_role(tenant);
         for (int i = 0; i < list_length(s->rels); i++) {
             VacuumRelation *vr = static_cast<VacuumRelation *>(list_nth(s->rels, i));
             if (vr->relation)
-                check_existing(vr->relation);
+                check_existing(vr->relation, tenant);
             else if (OidIsValid(vr->oid))
                 check_namespace(pg_call([vr] { return get_rel_namespace(vr->oid); }));
         }
@@ -284,25 +286,41 @@ void check_utility(Node *stmt)
     }
     case T_AlterRoleStmt:    // ALTER ROLE ... PASSWORD / VALID UNTIL / CONNECTION LIMIT ...
     case T_AlterRoleSetStmt: // ALTER ROLE ... [IN DATABASE ...] SET / RESET
-    case T_RenameStmt:       // only OBJECT_ROLE gets here (utility_checked())
-        refuse_role_change();
+        if (tenant)
+            refuse_role_change(*tenant);
+        break;
+    case T_RenameStmt:
+        if (tenant && reinterpret_cast<RenameStmt *>(stmt)->renameType == OBJECT_ROLE)
+            refuse_role_change(*tenant);
         break;
     case T_ReindexStmt: {
         ReindexStmt *s = reinterpret_cast<ReindexStmt *>(stmt);
         if (s->kind == REINDEX_OBJECT_INDEX || s->kind == REINDEX_OBJECT_TABLE) {
-            check_existing(s->relation);
+            check_existing(s->relation, tenant);
         } else if (s->kind == REINDEX_OBJECT_SCHEMA && s->name) {
-            check_role();
+            check_role(tenant);
             const char *name = s->name;
             check_namespace(pg_call([name] { return get_namespace_oid(name, true); }));
         } else {
-            check_role();
+            check_role(tenant);
         }
         break;
     }
     default:
         break;
     }
+}
+
+// One role lookup per statement. The specific refusals come first: a
+// tenant that tries a temporary table or to alter its role learns that, not
+// that its project is over.
+void check_utility(Node *stmt)
+{
+    ProjectSnapshot p;
+    const ProjectSnapshot *tenant = role_project(&p, false) ? &p : nullptr;
+    check_statement(stmt, tenant);
+    if (tenant && tenant->state == shmem::kOver && !allowed_while_over(stmt))
+        raise_over(*tenant);
 }
 
 // Whether a range-table entry may grow its relation: INSERT, or UPDATE of at
@@ -346,10 +364,8 @@ bool refused_range_table(List *rtable, ProjectSnapshot *over)
     return false;
 }
 
-// Utility commands the pre-check looks at (plain C filter: BEGIN, SET, ...
-// never enter the C++ side): those that may grow a project, and those that
-// change a role.
-bool utility_checked(const Node *stmt)
+// Utility commands with a storage or role check of their own.
+bool has_own_check(const Node *stmt)
 {
     switch (nodeTag(stmt)) {
     case T_AlterRoleStmt:
@@ -372,6 +388,15 @@ bool utility_checked(const Node *stmt)
     default:
         return false;
     }
+}
+
+// Utility commands the pre-check looks at (plain C filter: BEGIN, SET, DROP,
+// ... never enter the C++ side): those with a check of their own, and those
+// refused while the role's project is over, which only the role lookup can
+// tell.
+bool utility_checked(const Node *stmt)
+{
+    return has_own_check(stmt) || !allowed_while_over(stmt);
 }
 
 // Utility commands after which a tenant's project is measured again: all but
@@ -440,7 +465,7 @@ void on_post_create(Oid class_id, Oid object_id)
     if (!RELKIND_HAS_STORAGE(rel_info.kind))
         return;
     if (rel_info.persistence == RELPERSISTENCE_TEMP)
-        refuse_temp_for_tenants();
+        refuse_temp(p);
     if (p.state == shmem::kOver)
         raise_over(p);
 }

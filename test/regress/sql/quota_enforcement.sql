@@ -63,6 +63,9 @@ VACUUM (FULL) other;
 REINDEX TABLE t;
 REINDEX INDEX t_pkey;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TABLE t5 AS SELECT 1 AS a;
+-- Refused: DDL that adds catalog content (test/pgtap/33_quota_catalog_ddl.sql).
+CREATE VIEW v AS SELECT id FROM t;
+COMMENT ON TABLE t IS 'catalog content';
 -- Allowed: reading, row locks, and everything that frees space.
 SELECT count(*) FROM t;
 SELECT id FROM t WHERE id = 1 FOR UPDATE;
@@ -72,8 +75,7 @@ VACUUM t;
 ANALYZE t;
 ALTER TABLE t RENAME COLUMN v TO val;
 ALTER TABLE t RENAME COLUMN val TO v;
-CREATE VIEW v AS SELECT id FROM t;
-DROP VIEW v;
+COMMENT ON TABLE t IS NULL;
 TRUNCATE other;
 DROP TABLE other;
 DROP MATERIALIZED VIEW mv;
