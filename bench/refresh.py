@@ -11,10 +11,13 @@ and shows that neither refresh takes a lock on a tenant relation.
 """
 
 import argparse
+import glob
+import hashlib
 import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 
 import benchlib
@@ -154,8 +157,22 @@ def main():
                     help="keep the cluster and data set in /tmp/schemahost-bench-refresh for the next run")
     args = ap.parse_args()
 
-    c = benchlib.cluster("refresh", preload=True, keep=args.keep,
+    # A kept cluster has the extension's SQL of the run that built it, and
+    # ALTER EXTENSION UPDATE does nothing while the version number is the
+    # same: rebuild when the SQL scripts changed since.
+    sql_hash = hashlib.sha256(b"".join(
+        open(f, "rb").read() for f in sorted(glob.glob(os.path.join(benchlib.ROOT, "sql", "**", "*.sql"),
+                                                     recursive=True)))).hexdigest()
+    root = os.path.join(tempfile.gettempdir(), "schemahost-bench-refresh")
+    marker = os.path.join(root, "sql.sha256")
+    keep = args.keep
+    if keep and os.path.isdir(root) and (not os.path.exists(marker) or open(marker).read() != sql_hash):
+        print("data set: the extension's SQL changed since it was built; building it anew")
+        keep = False
+    c = benchlib.cluster("refresh", preload=True, keep=keep,
                          conf={"max_locks_per_transaction": "256", "autovacuum": "off"})
+    with open(marker, "w") as f:
+        f.write(sql_hash)
     try:
         build(c, args.projects, args.batch, args.jobs)
         conn = benchlib.connect(c)
