@@ -27,6 +27,7 @@
 #include "shmem_quota.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
@@ -34,6 +35,7 @@ extern "C" {
 #include "commands/defrem.h"
 #include "executor/executor.h"
 #include "nodes/parsenodes.h"
+#include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
@@ -50,6 +52,11 @@ namespace
 {
 
 using shmem::ProjectSnapshot;
+
+// The transaction (local ID) and subtransaction of this backend's first
+// TRUNCATE while its project was over (check_truncate_while_over()).
+LocalTransactionId truncate_lxid = InvalidLocalTransactionId;
+SubTransactionId truncate_subid = InvalidSubTransactionId;
 
 ExecutorCheckPerms_hook_type prev_check_perms = nullptr;
 ProcessUtility_hook_type prev_utility = nullptr;
@@ -148,6 +155,31 @@ void check_create(RangeVar *rv, const ProjectSnapshot *tenant)
         return RangeVarGetCreationNamespace(rv);
     });
     check_namespace(nsp);
+}
+
+// While over, TRUNCATE frees space, but PostgreSQL gives a relation new files
+// at each TRUNCATE in another subtransaction than the one that last did (it
+// truncates in place within the same one), and the old files stay until the
+// transaction ends: a loop of TRUNCATEs in exception blocks or savepoints
+// would grow the project without limit. So while over, the TRUNCATEs of one
+// transaction must all run in the subtransaction of its first.
+void check_truncate_while_over(const ProjectSnapshot &p)
+{
+    LocalTransactionId lxid = MyProc->lxid;
+    SubTransactionId sub = pg_call([] { return GetCurrentSubTransactionId(); });
+    if (truncate_lxid != lxid) {
+        truncate_lxid = lxid;
+        truncate_subid = sub;
+        return;
+    }
+    if (truncate_subid == sub)
+        return;
+    throw Error("53100", std::string("project \"") + p.name + "\" is over its storage quota")
+        .detail("The project uses " + pretty_size(p.used) + " of its " + pretty_size(p.quota) +
+                " storage quota. While it is over, the TRUNCATEs of one transaction must run in "
+                "the same subtransaction: each TRUNCATE in another one keeps a new set of files "
+                "until the transaction ends.")
+        .hint("Commit, then TRUNCATE again; or TRUNCATE outside the savepoint or exception block.");
 }
 
 // PostgreSQL lets every role change its own password and its own role-level
@@ -284,6 +316,10 @@ void check_statement(Node *stmt, const ProjectSnapshot *tenant)
         }
         break;
     }
+    case T_TruncateStmt:
+        if (tenant && tenant->state == shmem::kOver)
+            check_truncate_while_over(*tenant);
+        break;
     case T_AlterRoleStmt:    // ALTER ROLE ... PASSWORD / VALID UNTIL / CONNECTION LIMIT ...
     case T_AlterRoleSetStmt: // ALTER ROLE ... [IN DATABASE ...] SET / RESET
         if (tenant)
@@ -384,6 +420,7 @@ bool has_own_check(const Node *stmt)
     case T_ReindexStmt:
     case T_AlterObjectSchemaStmt:
     case T_ExplainStmt:
+    case T_TruncateStmt:
         return true;
     default:
         return false;

@@ -4,14 +4,17 @@
 // bodies, view definitions, defaults or enum labels. What stays allowed is
 // what cannot add more than a small fixed amount: session and transaction
 // control, statements whose own work goes through the other checks (DO,
-// CALL, EXECUTE, COPY), everything that removes, renames, moves or flips
-// something that already exists, and privileges (bounded by the objects and
-// roles there are, and no object can be created while over).
+// CALL, EXECUTE, COPY), and everything that removes, revokes, renames, moves
+// or flips something that already exists, without giving a relation new
+// files again and again within one transaction (TRUNCATE has its own check
+// for that in hooks_quota.cpp).
 #include "over_allowed.hpp"
 
 extern "C" {
 #include "nodes/parsenodes.h"
 }
+
+#include <cstring>
 
 namespace schemahost::quota
 {
@@ -63,13 +66,13 @@ bool alter_table_cmd_allowed(const AlterTableCmd *cmd)
     case AT_NoForceRowSecurity:
     case AT_DetachPartition:
     case AT_DetachPartitionFinalize:
-    case AT_SetIdentity: // sequence options, as ALTER SEQUENCE
     case AT_DropIdentity:
         return true;
     default:
         // Adds a column, constraint, index, identity, parent, partition, type
-        // link or FDW options, rewrites the table, or is internal to
-        // tablecmds.c (never parsed).
+        // link or FDW options, rewrites the table, gives the identity's
+        // sequence new files (SET GENERATED / RESTART, as ALTER SEQUENCE), or
+        // is internal to tablecmds.c (never parsed).
         return false;
     }
 }
@@ -134,19 +137,17 @@ bool always_allowed(NodeTag tag)
     case T_DropTableSpaceStmt:
     case T_DropUserMappingStmt:
     case T_DropSubscriptionStmt:
+    // TRUNCATE: a second one in another subtransaction of the same
+    // transaction is refused by its own check (hooks_quota.cpp).
     case T_TruncateStmt:
-    case T_VacuumStmt:
-    // Privileges: one ACL entry per object and role at most.
-    case T_GrantStmt:
-    case T_GrantRoleStmt:
-    case T_AlterDefaultPrivilegesStmt:
     // Names are at most NAMEDATALEN - 1 bytes; owners and schemas are OIDs.
     case T_RenameStmt:
     case T_AlterOwnerStmt:
     case T_ReassignOwnedStmt:
     case T_AlterObjectSchemaStmt:
-    // Fixed-size options and flags of objects that exist.
-    case T_AlterSeqStmt:
+    // Fixed-size options and flags of objects that exist. (Not ALTER
+    // SEQUENCE: most of its options give the sequence a new file, kept until
+    // the transaction ends, so a loop of them would grow the project.)
     case T_AlterStatsStmt:
     case T_AlterEventTrigStmt:
         return true;
@@ -155,11 +156,39 @@ bool always_allowed(NodeTag tag)
     }
 }
 
+// VACUUM, but not ANALYZE: each ANALYZE writes new pg_statistic rows (up to
+// statistics target x column width each), and the old ones stay until
+// pg_statistic is vacuumed.
+bool vacuum_allowed(const VacuumStmt *s)
+{
+    if (!s->is_vacuumcmd)
+        return false;
+    for (int i = 0; i < list_length(s->options); i++)
+        if (std::strcmp(static_cast<const DefElem *>(list_nth(s->options, i))->defname,
+                        "analyze") == 0)
+            return false; // also ANALYZE false: refused rather than parsed here
+    return true;
+}
+
 } // namespace
 
 bool allowed_while_over(const Node *stmt)
 {
     switch (nodeTag(stmt)) {
+    case T_VacuumStmt: // VACUUM FULL is refused by the storage check
+        return vacuum_allowed(reinterpret_cast<const VacuumStmt *>(stmt));
+    // Privileges: REVOKE only. A GRANT adds an ACL entry per object (or
+    // column) and role, and ALTER DEFAULT PRIVILEGES ... GRANT a row per
+    // schema named, any schema: far from a small fixed amount.
+    case T_GrantStmt:
+        return !reinterpret_cast<const GrantStmt *>(stmt)->is_grant;
+    case T_GrantRoleStmt:
+        return !reinterpret_cast<const GrantRoleStmt *>(stmt)->is_grant;
+    case T_AlterDefaultPrivilegesStmt: {
+        const GrantStmt *action =
+            reinterpret_cast<const AlterDefaultPrivilegesStmt *>(stmt)->action;
+        return action && !action->is_grant;
+    }
     case T_CommentStmt: // IS NULL and IS '' remove the comment
     {
         const char *comment = reinterpret_cast<const CommentStmt *>(stmt)->comment;

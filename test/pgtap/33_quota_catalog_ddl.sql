@@ -9,7 +9,7 @@
 BEGIN;
 CREATE EXTENSION schemahost;
 SET client_min_messages = warning;
-SELECT plan(84);
+SELECT plan(98);
 
 SELECT lives_ok($$SELECT create_project_schema('qcat', storage_quota => '10 MB')$$, 'project qcat');
 SELECT lives_ok($$SELECT create_project_schema('qcat_ok', storage_quota => '10 MB')$$, 'project qcat_ok');
@@ -36,6 +36,8 @@ SELECT is(pg_temp.as_role('qcat', $$CREATE TABLE qcat.t (id serial PRIMARY KEY, 
 SELECT is(pg_temp.as_role('qcat', $$INSERT INTO qcat.t (v) SELECT repeat('x', 200) FROM generate_series(1, 500)$$),
           'ok', 'rows written');
 SELECT is(pg_temp.as_role('qcat', $$CREATE TABLE qcat.t2 (a integer)$$), 'ok', 'second table created');
+SELECT is(pg_temp.as_role('qcat', $$CREATE TABLE qcat.ti (id integer GENERATED ALWAYS AS IDENTITY)$$), 'ok',
+          'table with an identity column created');
 SELECT is(pg_temp.as_role('qcat', $$CREATE FUNCTION qcat.f() RETURNS integer LANGUAGE sql AS 'SELECT 1'$$),
           'ok', 'function created');
 SELECT is(pg_temp.as_role('qcat', $$CREATE FUNCTION qcat.trg() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'$$),
@@ -105,6 +107,27 @@ SELECT is(pg_temp.as_role('qcat', $$ALTER FUNCTION qcat.f() SET application_name
 SELECT ok((SELECT proconfig IS NULL FROM pg_proc WHERE oid = 'qcat.f'::regproc), 'and no setting was stored');
 SELECT is(pg_temp.as_role('qcat', $$SECURITY LABEL ON TABLE qcat.t IS 'payload'$$), pg_temp.over(),
           'SECURITY LABEL with a value is refused');
+-- Privileges: only REVOKE. A GRANT adds an ACL entry per object (column)
+-- and role; ALTER DEFAULT PRIVILEGES ... GRANT a row per schema, any schema.
+SELECT is(pg_temp.as_role('qcat', $$GRANT SELECT ON qcat.t TO PUBLIC$$), pg_temp.over(), 'GRANT is refused');
+SELECT is(pg_temp.as_role('qcat', $$GRANT SELECT (v) ON qcat.t TO qcat_ok$$), pg_temp.over(),
+          'a column GRANT is refused');
+SELECT is(pg_temp.as_role('qcat', $$ALTER DEFAULT PRIVILEGES IN SCHEMA qcat_ok GRANT SELECT ON TABLES TO PUBLIC$$),
+          pg_temp.over(), 'ALTER DEFAULT PRIVILEGES ... GRANT is refused, also for another schema');
+SELECT ok(NOT EXISTS (SELECT 1 FROM aclexplode((SELECT relacl FROM pg_class WHERE oid = 'qcat.t'::regclass)) a
+                       WHERE a.grantee IN (0, 'qcat_ok'::regrole))
+          AND (SELECT attacl IS NULL FROM pg_attribute WHERE attrelid = 'qcat.t'::regclass AND attname = 'v')
+          AND NOT EXISTS (SELECT 1 FROM pg_default_acl WHERE defaclrole = 'qcat'::regrole
+                                                         AND defaclnamespace = 'qcat_ok'::regnamespace),
+          'and no privilege was stored');
+-- Statements that give a relation new files, kept until the transaction
+-- ends: ALTER SEQUENCE (most options) and ANALYZE's pg_statistic rows.
+SELECT is(pg_temp.as_role('qcat', $$ALTER SEQUENCE qcat.t_id_seq RESTART$$), pg_temp.over(),
+          'ALTER SEQUENCE is refused');
+SELECT is(pg_temp.as_role('qcat', $$ALTER TABLE qcat.ti ALTER COLUMN id RESTART$$), pg_temp.over(),
+          'so is ALTER TABLE ... ALTER COLUMN ... RESTART of an identity column');
+SELECT is(pg_temp.as_role('qcat', $$ANALYZE qcat.t$$), pg_temp.over(), 'ANALYZE is refused');
+SELECT is(pg_temp.as_role('qcat', $$VACUUM (ANALYZE) qcat.t$$), pg_temp.over(), 'VACUUM (ANALYZE) is refused');
 -- The specific refusals still win over the quota's.
 SELECT is(pg_temp.as_role('qcat', $$CREATE TEMP TABLE tt (a integer)$$),
           '42501 temporary tables are not available to project "qcat"', 'a temporary table: 42501 as before');
@@ -145,11 +168,11 @@ SELECT is(pg_temp.as_role('qcat', $$ALTER TABLE qcat.t SET (fillfactor = 90), EN
           'ok', 'ALTER TABLE with subcommands that flip something works');
 SELECT is(pg_temp.as_role('qcat', $$ALTER TYPE qcat.e RENAME VALUE 'a' TO 'z'$$), 'ok',
           'ALTER TYPE ... RENAME VALUE works');
-SELECT is(pg_temp.as_role('qcat', $$GRANT SELECT ON qcat.t TO PUBLIC$$), 'ok', 'GRANT works');
 SELECT is(pg_temp.as_role('qcat', $$REVOKE SELECT ON qcat.t FROM PUBLIC$$), 'ok', 'REVOKE works');
+SELECT is(pg_temp.as_role('qcat', $$ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM PUBLIC$$), 'ok',
+          'ALTER DEFAULT PRIVILEGES ... REVOKE works');
 SELECT is(pg_temp.as_role('qcat', $$SET work_mem = '8MB'$$) || pg_temp.as_role('qcat', $$SHOW work_mem$$),
           'okok', 'SET and SHOW work');
-SELECT is(pg_temp.as_role('qcat', $$ANALYZE qcat.t$$), 'ok', 'ANALYZE works');
 -- VACUUM cannot run inside a transaction: reaching that error shows the
 -- quota let it through (test/regress/sql/quota_enforcement.sql runs it).
 SELECT is(pg_temp.as_role('qcat', $$VACUUM qcat.t$$), '25001 VACUUM cannot run inside a transaction block',
@@ -158,7 +181,23 @@ SELECT is(pg_temp.as_role('qcat', $$LOCK TABLE qcat.t IN ACCESS SHARE MODE$$), '
 SELECT is(pg_temp.as_role('qcat', $$EXPLAIN SELECT * FROM qcat.t$$), 'ok', 'EXPLAIN works');
 SELECT is(pg_temp.as_role('qcat', $q$DO $d$ BEGIN PERFORM count(*) FROM qcat.t; END $d$$q$), 'ok',
           'a DO block that only reads works');
-SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.t2$$), 'ok', 'TRUNCATE works');
+-- TRUNCATE: each as_role() call runs in a subtransaction of its own, all in
+-- this file's one transaction. The first TRUNCATE works (and truncating the
+-- same table again in the same subtransaction is done in place); one in
+-- another subtransaction would keep another set of files until the end of
+-- the transaction, and is refused while over.
+SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.t2; TRUNCATE qcat.t2$$), 'ok', 'TRUNCATE works');
+SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.t2$$), pg_temp.over(),
+          'TRUNCATE in another subtransaction of the same transaction is refused');
+SELECT is(pg_temp.as_role('qcat', $q$DO $d$ DECLARE n integer := 0; BEGIN
+                                      FOR i IN 1..20 LOOP
+                                          BEGIN TRUNCATE qcat.t2; n := n + 1;
+                                          EXCEPTION WHEN sqlstate '53100' THEN NULL;
+                                          END;
+                                      END LOOP;
+                                      RAISE EXCEPTION 'truncated % times', n USING ERRCODE = 'P0001';
+                                  END $d$$q$),
+          'P0001 truncated 0 times', 'so is a loop of them in exception blocks');
 SELECT is(pg_temp.as_role('qcat', $$DROP TABLE qcat.t2$$), 'ok', 'DROP TABLE works');
 SELECT is(pg_temp.as_role('qcat', $$DROP VIEW qcat.v$$), 'ok', 'DROP VIEW works');
 SELECT is(pg_temp.as_role('qcat', $$DROP FUNCTION qcat.f()$$), 'ok', 'DROP FUNCTION works');
@@ -178,6 +217,11 @@ SELECT is(pg_temp.as_role('qcat', $$ALTER TABLE qcat.t ALTER COLUMN val SET DEFA
           'SET DEFAULT works again');
 SELECT is(pg_temp.as_role('qcat', $$SELECT qcat.set_comment('from a function')$$), 'ok',
           'and so does the function that runs DDL');
+SELECT is(pg_temp.as_role('qcat', $$GRANT SELECT ON qcat.t TO PUBLIC$$), 'ok', 'GRANT works again');
+SELECT is(pg_temp.as_role('qcat', $$ANALYZE qcat.t$$), 'ok', 'ANALYZE works again');
+SELECT is(pg_temp.as_role('qcat', $$ALTER SEQUENCE qcat.t_id_seq RESTART$$), 'ok', 'ALTER SEQUENCE works again');
+SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.t$$), 'ok',
+          'TRUNCATE in yet another subtransaction works again');
 
 SELECT lives_ok($$SELECT drop_project_schema('qcat', purge => true)$$, 'cleanup qcat');
 SELECT lives_ok($$SELECT drop_project_schema('qcat_ok', purge => true)$$, 'cleanup qcat_ok');

@@ -66,16 +66,25 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TABLE t5 AS SELECT 
 -- Refused: DDL that adds catalog content (test/pgtap/33_quota_catalog_ddl.sql).
 CREATE VIEW v AS SELECT id FROM t;
 COMMENT ON TABLE t IS 'catalog content';
+ANALYZE t;
 -- Allowed: reading, row locks, and everything that frees space.
 SELECT count(*) FROM t;
 SELECT id FROM t WHERE id = 1 FOR UPDATE;
 DELETE FROM t WHERE id > 150;
 MERGE INTO t USING (SELECT 150 AS id) s ON t.id = s.id WHEN MATCHED THEN DELETE;
 VACUUM t;
-ANALYZE t;
 ALTER TABLE t RENAME COLUMN v TO val;
 ALTER TABLE t RENAME COLUMN val TO v;
 COMMENT ON TABLE t IS NULL;
+-- TRUNCATE, also twice in one transaction; but not in another
+-- subtransaction of it (each would keep one more set of files until the end).
+BEGIN;
+TRUNCATE other;
+TRUNCATE other;
+SAVEPOINT s;
+TRUNCATE other;
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
 TRUNCATE other;
 DROP TABLE other;
 DROP MATERIALIZED VIEW mv;
