@@ -28,14 +28,15 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_largeobject.h"
 #include "commands/defrem.h"
 #include "executor/executor.h"
 #include "nodes/parsenodes.h"
-#include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
@@ -44,6 +45,7 @@ extern "C" {
 }
 
 #include <string>
+#include <vector>
 
 namespace schemahost::quota
 {
@@ -52,11 +54,6 @@ namespace
 {
 
 using shmem::ProjectSnapshot;
-
-// The transaction (local ID) and subtransaction of this backend's first
-// TRUNCATE while its project was over (check_truncate_while_over()).
-LocalTransactionId truncate_lxid = InvalidLocalTransactionId;
-SubTransactionId truncate_subid = InvalidSubTransactionId;
 
 ExecutorCheckPerms_hook_type prev_check_perms = nullptr;
 ProcessUtility_hook_type prev_utility = nullptr;
@@ -157,29 +154,94 @@ void check_create(RangeVar *rv, const ProjectSnapshot *tenant)
     check_namespace(nsp);
 }
 
-// While over, TRUNCATE frees space, but PostgreSQL gives a relation new files
-// at each TRUNCATE in another subtransaction than the one that last did (it
-// truncates in place within the same one), and the old files stay until the
-// transaction ends: a loop of TRUNCATEs in exception blocks or savepoints
-// would grow the project without limit. So while over, the TRUNCATEs of one
-// transaction must all run in the subtransaction of its first.
-void check_truncate_while_over(const ProjectSnapshot &p)
+// TRUNCATE of a relation of an over project. It frees space, but PostgreSQL
+// truncates in place only a relation created or given its files in the
+// current subtransaction; otherwise the relation gets new files and the old
+// ones stay until the transaction ends (ExecuteTruncateGuts()), and RESTART
+// IDENTITY gives each owned sequence a new file every time (ResetSequence()).
+// A loop of them in exception blocks or savepoints, or of RESTART IDENTITY,
+// would grow the project without limit. So while a project is over, a
+// TRUNCATE that would give one of its relations files for the second time in
+// a transaction is refused, whoever runs it (the check is on the relation's
+// schema, like the other storage checks). PostgreSQL itself keeps the
+// relcache's subtransaction IDs right across savepoint release and rollback.
+
+// Whether truncating the relation now would give it new files although it
+// got new ones earlier in this transaction.
+bool truncate_refiles_again(Oid relid, SubTransactionId sub)
 {
-    LocalTransactionId lxid = MyProc->lxid;
-    SubTransactionId sub = pg_call([] { return GetCurrentSubTransactionId(); });
-    if (truncate_lxid != lxid) {
-        truncate_lxid = lxid;
-        truncate_subid = sub;
-        return;
-    }
-    if (truncate_subid == sub)
-        return;
+    return pg_call([relid, sub] {
+        Relation rel = RelationIdGetRelation(relid);
+        if (!RelationIsValid(rel))
+            return false;
+        bool again = rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId &&
+                     rel->rd_createSubid != sub && rel->rd_newRelfilenodeSubid != sub;
+        RelationClose(rel);
+        return again;
+    });
+}
+
+// Whether the relation got new files earlier in this transaction (a sequence
+// reset by RESTART IDENTITY gets new ones again whatever the subtransaction).
+bool refiled_in_this_transaction(Oid relid)
+{
+    return pg_call([relid] {
+        Relation rel = RelationIdGetRelation(relid);
+        if (!RelationIsValid(rel))
+            return false;
+        bool refiled = rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId;
+        RelationClose(rel);
+        return refiled;
+    });
+}
+
+std::vector<Oid> oid_list(List *list)
+{
+    std::vector<Oid> out;
+    for (int i = 0; i < list_length(list); i++)
+        out.push_back(list_nth_oid(list, i));
+    return out;
+}
+
+[[noreturn]] void refuse_truncate_again(const ProjectSnapshot &p, const char *what)
+{
     throw Error("53100", std::string("project \"") + p.name + "\" is over its storage quota")
         .detail("The project uses " + pretty_size(p.used) + " of its " + pretty_size(p.quota) +
-                " storage quota. While it is over, the TRUNCATEs of one transaction must run in "
-                "the same subtransaction: each TRUNCATE in another one keeps a new set of files "
-                "until the transaction ends.")
-        .hint("Commit, then TRUNCATE again; or TRUNCATE outside the savepoint or exception block.");
+                " storage quota. While it is over, " + what +
+                " only once per transaction, because the old files stay until the transaction "
+                "ends.")
+        .hint("Commit, then TRUNCATE again.");
+}
+
+void check_truncate(const TruncateStmt *s)
+{
+    SubTransactionId sub = pg_call([] { return GetCurrentSubTransactionId(); });
+    for (int i = 0; i < list_length(s->relations); i++) {
+        RangeVar *rv = static_cast<RangeVar *>(list_nth(s->relations, i));
+        Oid relid = pg_call([rv] { return RangeVarGetRelid(rv, NoLock, true); });
+        if (!OidIsValid(relid))
+            continue; // the command itself reports the missing relation
+        Oid nsp = pg_call([relid] { return get_rel_namespace(relid); });
+        ProjectSnapshot p;
+        if (!pg_call([&] { return shmem::lookup_namespace(nsp, &p, false); }) ||
+            p.state != shmem::kOver)
+            continue;
+        // Without ONLY, its inheritance children and partitions go too (the
+        // list starts with the relation itself).
+        std::vector<Oid> truncated{relid};
+        if (rv->inh)
+            truncated =
+                oid_list(pg_call([relid] { return find_all_inheritors(relid, NoLock, nullptr); }));
+        for (Oid r : truncated) {
+            if (truncate_refiles_again(r, sub))
+                refuse_truncate_again(p, "TRUNCATE may give a table new files");
+            if (!s->restart_seqs)
+                continue;
+            for (Oid seq : oid_list(pg_call([r] { return getOwnedSequences(r); })))
+                if (refiled_in_this_transaction(seq))
+                    refuse_truncate_again(p, "TRUNCATE ... RESTART IDENTITY may give a sequence new files");
+        }
+    }
 }
 
 // PostgreSQL lets every role change its own password and its own role-level
@@ -317,8 +379,7 @@ void check_statement(Node *stmt, const ProjectSnapshot *tenant)
         break;
     }
     case T_TruncateStmt:
-        if (tenant && tenant->state == shmem::kOver)
-            check_truncate_while_over(*tenant);
+        check_truncate(reinterpret_cast<TruncateStmt *>(stmt));
         break;
     case T_AlterRoleStmt:    // ALTER ROLE ... PASSWORD / VALID UNTIL / CONNECTION LIMIT ...
     case T_AlterRoleSetStmt: // ALTER ROLE ... [IN DATABASE ...] SET / RESET

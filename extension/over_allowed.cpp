@@ -137,8 +137,9 @@ bool always_allowed(NodeTag tag)
     case T_DropTableSpaceStmt:
     case T_DropUserMappingStmt:
     case T_DropSubscriptionStmt:
-    // TRUNCATE: a second one in another subtransaction of the same
-    // transaction is refused by its own check (hooks_quota.cpp).
+    // TRUNCATE: one that would give a table or its sequences new files a
+    // second time in a transaction is refused by its own check
+    // (hooks_quota.cpp).
     case T_TruncateStmt:
     // Names are at most NAMEDATALEN - 1 bytes; owners and schemas are OIDs.
     case T_RenameStmt:

@@ -165,13 +165,19 @@ std::vector<RelFile> class_rows(CatalogView &view, Oid relid)
             [&](HeapTuple tup, bool uncommitted) { rows.push_back(rel_file(tup, uncommitted)); });
         return rows;
     }
-    pg_call([&rows, relid] {
+    // Copied out inside the guard, appended outside it: nothing that can
+    // throw may run between PG_TRY and PG_END_TRY (pg_guard.hpp).
+    RelFile row{};
+    bool found = pg_call([&row, relid] {
         HeapTuple t = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
         if (!HeapTupleIsValid(t))
-            return; // dropped meanwhile
-        rows.push_back(rel_file(t, false));
+            return false; // dropped meanwhile
+        row = rel_file(t, false);
         ReleaseSysCache(t);
+        return true;
     });
+    if (found)
+        rows.push_back(row);
     return rows;
 }
 

@@ -9,7 +9,7 @@
 BEGIN;
 CREATE EXTENSION schemahost;
 SET client_min_messages = warning;
-SELECT plan(98);
+SELECT plan(103);
 
 SELECT lives_ok($$SELECT create_project_schema('qcat', storage_quota => '10 MB')$$, 'project qcat');
 SELECT lives_ok($$SELECT create_project_schema('qcat_ok', storage_quota => '10 MB')$$, 'project qcat_ok');
@@ -38,6 +38,10 @@ SELECT is(pg_temp.as_role('qcat', $$INSERT INTO qcat.t (v) SELECT repeat('x', 20
 SELECT is(pg_temp.as_role('qcat', $$CREATE TABLE qcat.t2 (a integer)$$), 'ok', 'second table created');
 SELECT is(pg_temp.as_role('qcat', $$CREATE TABLE qcat.ti (id integer GENERATED ALWAYS AS IDENTITY)$$), 'ok',
           'table with an identity column created');
+SELECT is(pg_temp.as_role('qcat', $$CREATE TABLE qcat.t3 (a integer)$$), 'ok', 'third table created');
+-- Another project allowed to TRUNCATE one of qcat's tables.
+GRANT USAGE ON SCHEMA qcat TO qcat_ok;
+GRANT TRUNCATE ON qcat.t3 TO qcat_ok;
 SELECT is(pg_temp.as_role('qcat', $$CREATE FUNCTION qcat.f() RETURNS integer LANGUAGE sql AS 'SELECT 1'$$),
           'ok', 'function created');
 SELECT is(pg_temp.as_role('qcat', $$CREATE FUNCTION qcat.trg() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'$$),
@@ -198,6 +202,14 @@ SELECT is(pg_temp.as_role('qcat', $q$DO $d$ DECLARE n integer := 0; BEGIN
                                       RAISE EXCEPTION 'truncated % times', n USING ERRCODE = 'P0001';
                                   END $d$$q$),
           'P0001 truncated 0 times', 'so is a loop of them in exception blocks');
+SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.ti RESTART IDENTITY; TRUNCATE qcat.ti RESTART IDENTITY$$),
+          pg_temp.over(), 'RESTART IDENTITY twice in one subtransaction is refused (a new sequence file each time)');
+SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.ti RESTART IDENTITY$$), 'ok',
+          'once works, also after the refused attempt was rolled back');
+-- The rule follows the table's project, not the role's.
+SELECT is(pg_temp.as_role('qcat_ok', $$TRUNCATE qcat.t3$$), 'ok', 'another project truncates an over project''s table');
+SELECT is(pg_temp.as_role('qcat_ok', $$TRUNCATE qcat.t3$$), pg_temp.over(),
+          'but not again in another subtransaction: the table''s project is over');
 SELECT is(pg_temp.as_role('qcat', $$DROP TABLE qcat.t2$$), 'ok', 'DROP TABLE works');
 SELECT is(pg_temp.as_role('qcat', $$DROP VIEW qcat.v$$), 'ok', 'DROP VIEW works');
 SELECT is(pg_temp.as_role('qcat', $$DROP FUNCTION qcat.f()$$), 'ok', 'DROP FUNCTION works');
