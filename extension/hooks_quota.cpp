@@ -13,7 +13,9 @@
 //                            ALTER TABLE that adds or rewrites, CLUSTER,
 //                            VACUUM FULL, REINDEX; temp tables of tenants
 //   object_access_hook       any new relation of an over project (safety net);
-//                            temporary relations and large objects of tenants
+//                            temporary relations and large objects of tenants;
+//                            a TRUNCATE that would give a table of an over
+//                            project new files a second time in a transaction
 //   ProcessUtility_hook      also: ALTER ROLE / ALTER ROLE SET / ALTER ROLE
 //                            RENAME by a project's role; while its project is
 //                            over, every statement of that role that is not
@@ -32,7 +34,6 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_inherits.h"
 #include "catalog/pg_largeobject.h"
 #include "commands/defrem.h"
 #include "executor/executor.h"
@@ -162,9 +163,16 @@ void check_create(RangeVar *rv, const ProjectSnapshot *tenant)
 // A loop of them in exception blocks or savepoints, or of RESTART IDENTITY,
 // would grow the project without limit. So while a project is over, a
 // TRUNCATE that would give one of its relations files for the second time in
-// a transaction is refused, whoever runs it (the check is on the relation's
-// schema, like the other storage checks). PostgreSQL itself keeps the
+// a transaction is refused, whoever runs it. The check runs in the object
+// access hook, which PostgreSQL calls for every relation a TRUNCATE empties
+// (named, inheritance children and partitions, tables reached by CASCADE),
+// locked, before anything is truncated; PostgreSQL itself keeps the
 // relcache's subtransaction IDs right across savepoint release and rollback.
+
+// Whether the TRUNCATE being checked has RESTART IDENTITY: set by the utility
+// hook before the statement runs; its object access checks all come before
+// any statement a trigger could run.
+bool truncate_restarts_sequences = false;
 
 // Whether truncating the relation now would give it new files although it
 // got new ones earlier in this transaction.
@@ -195,53 +203,33 @@ bool refiled_in_this_transaction(Oid relid)
     });
 }
 
-std::vector<Oid> oid_list(List *list)
-{
-    std::vector<Oid> out;
-    for (int i = 0; i < list_length(list); i++)
-        out.push_back(list_nth_oid(list, i));
-    return out;
-}
-
 [[noreturn]] void refuse_truncate_again(const ProjectSnapshot &p, const char *what)
 {
     throw Error("53100", std::string("project \"") + p.name + "\" is over its storage quota")
         .detail("The project uses " + pretty_size(p.used) + " of its " + pretty_size(p.quota) +
                 " storage quota. While it is over, " + what +
-                " only once per transaction, because the old files stay until the transaction "
+                " a second time in one transaction (also not in another savepoint, which some "
+                "drivers set for every statement): the old files stay until the transaction "
                 "ends.")
         .hint("Commit, then TRUNCATE again.");
 }
 
-void check_truncate(const TruncateStmt *s)
+void on_truncate(Oid relid)
 {
+    Oid nsp = pg_call([relid] { return get_rel_namespace(relid); });
+    ProjectSnapshot p;
+    if (!pg_call([&] { return shmem::lookup_namespace(nsp, &p, false); }) ||
+        p.state != shmem::kOver)
+        return;
     SubTransactionId sub = pg_call([] { return GetCurrentSubTransactionId(); });
-    for (int i = 0; i < list_length(s->relations); i++) {
-        RangeVar *rv = static_cast<RangeVar *>(list_nth(s->relations, i));
-        Oid relid = pg_call([rv] { return RangeVarGetRelid(rv, NoLock, true); });
-        if (!OidIsValid(relid))
-            continue; // the command itself reports the missing relation
-        Oid nsp = pg_call([relid] { return get_rel_namespace(relid); });
-        ProjectSnapshot p;
-        if (!pg_call([&] { return shmem::lookup_namespace(nsp, &p, false); }) ||
-            p.state != shmem::kOver)
-            continue;
-        // Without ONLY, its inheritance children and partitions go too (the
-        // list starts with the relation itself).
-        std::vector<Oid> truncated{relid};
-        if (rv->inh)
-            truncated =
-                oid_list(pg_call([relid] { return find_all_inheritors(relid, NoLock, nullptr); }));
-        for (Oid r : truncated) {
-            if (truncate_refiles_again(r, sub))
-                refuse_truncate_again(p, "TRUNCATE may give a table new files");
-            if (!s->restart_seqs)
-                continue;
-            for (Oid seq : oid_list(pg_call([r] { return getOwnedSequences(r); })))
-                if (refiled_in_this_transaction(seq))
-                    refuse_truncate_again(p, "TRUNCATE ... RESTART IDENTITY may give a sequence new files");
-        }
-    }
+    if (truncate_refiles_again(relid, sub))
+        refuse_truncate_again(p, "TRUNCATE may not give a table new files");
+    if (!truncate_restarts_sequences)
+        return;
+    List *seqs = pg_call([relid] { return getOwnedSequences(relid); });
+    for (int i = 0; i < list_length(seqs); i++)
+        if (refiled_in_this_transaction(list_nth_oid(seqs, i)))
+            refuse_truncate_again(p, "TRUNCATE ... RESTART IDENTITY may not give a sequence new files");
 }
 
 // PostgreSQL lets every role change its own password and its own role-level
@@ -378,9 +366,6 @@ void check_statement(Node *stmt, const ProjectSnapshot *tenant)
         }
         break;
     }
-    case T_TruncateStmt:
-        check_truncate(reinterpret_cast<TruncateStmt *>(stmt));
-        break;
     case T_AlterRoleStmt:    // ALTER ROLE ... PASSWORD / VALID UNTIL / CONNECTION LIMIT ...
     case T_AlterRoleSetStmt: // ALTER ROLE ... [IN DATABASE ...] SET / RESET
         if (tenant)
@@ -481,7 +466,6 @@ bool has_own_check(const Node *stmt)
     case T_ReindexStmt:
     case T_AlterObjectSchemaStmt:
     case T_ExplainStmt:
-    case T_TruncateStmt:
         return true;
     default:
         return false;
@@ -596,6 +580,9 @@ static void sh_quota_process_utility(PlannedStmt *pstmt, const char *query_strin
 {
     Node *stmt = pstmt->utilityStmt;
     bool ready = schemahost::shmem::ready();
+    if (IsA(stmt, TruncateStmt))
+        schemahost::quota::truncate_restarts_sequences =
+            reinterpret_cast<TruncateStmt *>(stmt)->restart_seqs;
     // Decided before running it: the statement's memory may not outlive it.
     bool mark_after = ready && schemahost::quota::utility_may_change_size(stmt);
     if (ready && schemahost::quota::utility_checked(stmt))
@@ -621,7 +608,13 @@ static void sh_quota_object_access(ObjectAccessType access, Oid class_id, Oid ob
 {
     if (schemahost::quota::prev_object_access)
         schemahost::quota::prev_object_access(access, class_id, object_id, sub_id, arg);
-    if (access != OAT_POST_CREATE || !schemahost::shmem::ready())
+    if (!schemahost::shmem::ready())
+        return;
+    if (access == OAT_TRUNCATE) {
+        schemahost::entry([object_id] { schemahost::quota::on_truncate(object_id); });
+        return;
+    }
+    if (access != OAT_POST_CREATE)
         return;
     if (class_id == LargeObjectRelationId || (class_id == RelationRelationId && sub_id == 0))
         schemahost::entry(
