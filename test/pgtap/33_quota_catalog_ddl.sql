@@ -19,6 +19,19 @@ SELECT lives_ok($$SELECT create_project_schema('qcat_ok', storage_quota => '10 M
 -- operator does not escape the check.
 CREATE FUNCTION pg_temp.as_session(r text, q text) RETURNS text LANGUAGE sql AS
     $$ SELECT pg_temp.as_role(r, q, session => true) $$;
+-- A DO block that tries TRUNCATE 20 times, each in an exception block of its
+-- own, and reports how many went through (as error P0001, so that as_role()
+-- returns it).
+CREATE FUNCTION pg_temp.truncate_loop(target text) RETURNS text LANGUAGE sql AS $f$
+    SELECT format($q$DO $d$ DECLARE n integer := 0; BEGIN
+                      FOR i IN 1..20 LOOP
+                          BEGIN TRUNCATE %s; n := n + 1;
+                          EXCEPTION WHEN sqlstate '53100' THEN NULL;
+                          END;
+                      END LOOP;
+                      RAISE EXCEPTION 'truncated %% times', n USING ERRCODE = 'P0001';
+                  END $d$$q$, target)
+$f$;
 CREATE FUNCTION pg_temp.over() RETURNS text LANGUAGE sql AS
     $$ SELECT '53100 project "qcat" is over its storage quota' $$;
 CREATE FUNCTION pg_temp.comment_on_t() RETURNS text LANGUAGE sql AS
@@ -201,15 +214,8 @@ SELECT is(pg_temp.as_role('qcat', $q$DO $d$ BEGIN PERFORM count(*) FROM qcat.t; 
 SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.t2; TRUNCATE qcat.t2$$), 'ok', 'TRUNCATE works');
 SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.t2$$), pg_temp.over(),
           'TRUNCATE in another subtransaction of the same transaction is refused');
-SELECT is(pg_temp.as_role('qcat', $q$DO $d$ DECLARE n integer := 0; BEGIN
-                                      FOR i IN 1..20 LOOP
-                                          BEGIN TRUNCATE qcat.t2; n := n + 1;
-                                          EXCEPTION WHEN sqlstate '53100' THEN NULL;
-                                          END;
-                                      END LOOP;
-                                      RAISE EXCEPTION 'truncated % times', n USING ERRCODE = 'P0001';
-                                  END $d$$q$),
-          'P0001 truncated 0 times', 'so is a loop of them in exception blocks');
+SELECT is(pg_temp.as_role('qcat', pg_temp.truncate_loop('qcat.t2')), 'P0001 truncated 0 times',
+          'so is a loop of them in exception blocks');
 SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.ti RESTART IDENTITY; TRUNCATE qcat.ti RESTART IDENTITY$$),
           pg_temp.over(), 'RESTART IDENTITY twice in one subtransaction is refused (a new sequence file each time)');
 SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.ti RESTART IDENTITY$$), 'ok',
@@ -217,15 +223,8 @@ SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.ti RESTART IDENTITY$$), 'ok',
 -- Tables reached by CASCADE are held to the same rule (the named
 -- partitioned table has no files of its own).
 SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.pt CASCADE$$), 'ok', 'TRUNCATE ... CASCADE works');
-SELECT is(pg_temp.as_role('qcat', $q$DO $d$ DECLARE n integer := 0; BEGIN
-                                      FOR i IN 1..20 LOOP
-                                          BEGIN TRUNCATE qcat.pt CASCADE; n := n + 1;
-                                          EXCEPTION WHEN sqlstate '53100' THEN NULL;
-                                          END;
-                                      END LOOP;
-                                      RAISE EXCEPTION 'truncated % times', n USING ERRCODE = 'P0001';
-                                  END $d$$q$),
-          'P0001 truncated 0 times', 'but not again in other subtransactions: the referencing table is checked');
+SELECT is(pg_temp.as_role('qcat', pg_temp.truncate_loop('qcat.pt CASCADE')), 'P0001 truncated 0 times',
+          'but not again in other subtransactions: the referencing table is checked');
 SELECT is(pg_temp.as_role('qcat', $$TRUNCATE qcat.pt2 RESTART IDENTITY CASCADE;
                                      TRUNCATE qcat.pt2 RESTART IDENTITY CASCADE$$),
           pg_temp.over(), 'nor RESTART IDENTITY twice of a sequence reached by CASCADE');
