@@ -165,13 +165,19 @@ void check_create(RangeVar *rv, const ProjectSnapshot *tenant)
 // TRUNCATE that would give one of its relations files for the second time in
 // a transaction is refused, whoever runs it. The check runs in the object
 // access hook, which PostgreSQL calls for every relation a TRUNCATE empties
-// (named, inheritance children and partitions, tables reached by CASCADE),
-// locked, before anything is truncated; PostgreSQL itself keeps the
-// relcache's subtransaction IDs right across savepoint release and rollback.
+// (named, inheritance children and partitions, tables reached by CASCADE)
+// before anything is truncated (for a named table just before its lock; what
+// is checked is this session's own transaction state, so that does not
+// matter); PostgreSQL itself keeps the relcache's subtransaction IDs right
+// across savepoint release and rollback. (The logical replication apply
+// worker truncates without the hook; only a superuser can subscribe.)
 
 // Whether the TRUNCATE being checked has RESTART IDENTITY: set by the utility
-// hook before the statement runs; its object access checks all come before
-// any statement a trigger could run.
+// hook before every TRUNCATE runs, never restored. That is enough: only the
+// TRUNCATE command raises OAT_TRUNCATE, its checks all come before the BEFORE
+// TRUNCATE triggers (the only way to run another TRUNCATE meanwhile), and a
+// trigger cannot truncate a table the outer statement is truncating
+// (PostgreSQL refuses it as in use).
 bool truncate_restarts_sequences = false;
 
 // Whether truncating the relation now would give it new files although it
