@@ -69,12 +69,18 @@ std::string pretty_size(int64 bytes)
     return s;
 }
 
+// The 53100 error of an over project, with its sizes; `more` continues the
+// detail.
+Error over_error(const ProjectSnapshot &p, const std::string &more = std::string())
+{
+    return Error("53100", std::string("project \"") + p.name + "\" is over its storage quota")
+        .detail("The project uses " + pretty_size(p.used) + " of its " + pretty_size(p.quota) +
+                " storage quota." + more);
+}
+
 [[noreturn]] void raise_over(const ProjectSnapshot &p)
 {
-    throw Error("53100", std::string("project \"") + p.name + "\" is over its storage quota")
-        .detail("The project uses " + pretty_size(p.used) + " of its " + pretty_size(p.quota) +
-                " storage quota.")
-        .hint("Free space with DELETE, TRUNCATE or DROP, or ask the operator for a larger "
+    throw over_error(p).hint("Free space with DELETE, TRUNCATE or DROP, or ask the operator for a larger "
               "quota. Writes resume by themselves once usage is below " +
               std::to_string(guc::release_percent) + "% of the quota.");
 }
@@ -106,24 +112,23 @@ void check_namespace(Oid nsp)
         raise_over(p);
 }
 
+// The schema of a named relation, InvalidOid if there is none (the command
+// itself reports the missing relation).
+Oid relation_namespace(RangeVar *rv)
+{
+    Oid relid = pg_call([rv] { return RangeVarGetRelid(rv, NoLock, true); });
+    return OidIsValid(relid) ? pg_call([relid] { return get_rel_namespace(relid); }) : InvalidOid;
+}
+
 void check_existing(RangeVar *rv, const ProjectSnapshot *tenant)
 {
     check_role(tenant);
-    if (!rv)
-        return;
-    Oid relid = pg_call([rv] { return RangeVarGetRelid(rv, NoLock, true); });
-    if (!OidIsValid(relid))
-        return; // the command itself reports the missing relation
-    Oid nsp = pg_call([relid] { return get_rel_namespace(relid); });
-    check_namespace(nsp);
+    if (rv)
+        check_namespace(relation_namespace(rv));
 }
 
-void mark_written(RangeVar *rv)
+void mark_written(Oid nsp)
 {
-    Oid relid = pg_call([rv] { return RangeVarGetRelid(rv, NoLock, true); });
-    if (!OidIsValid(relid))
-        return;
-    Oid nsp = pg_call([relid] { return get_rel_namespace(relid); });
     pg_call([nsp] { shmem::lookup_namespace(nsp, nullptr, true); });
 }
 
@@ -180,43 +185,34 @@ void check_create(RangeVar *rv, const ProjectSnapshot *tenant)
 // (PostgreSQL refuses it as in use).
 bool truncate_restarts_sequences = false;
 
-// Whether truncating the relation now would give it new files although it
-// got new ones earlier in this transaction.
-bool truncate_refiles_again(Oid relid, SubTransactionId sub)
-{
-    return pg_call([relid, sub] {
-        Relation rel = RelationIdGetRelation(relid);
-        if (!RelationIsValid(rel))
-            return false;
-        bool again = rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId &&
-                     rel->rd_createSubid != sub && rel->rd_newRelfilenodeSubid != sub;
-        RelationClose(rel);
-        return again;
-    });
-}
+// Where the relation's files stand in this transaction, from the relcache:
+// whether it got new files earlier in the transaction, and whether a TRUNCATE
+// now would empty them in place (they are the current subtransaction's own).
+struct Refiled {
+    bool earlier;
+    bool in_place;
+};
 
-// Whether the relation got new files earlier in this transaction (a sequence
-// reset by RESTART IDENTITY gets new ones again whatever the subtransaction).
-bool refiled_in_this_transaction(Oid relid)
+Refiled refiled(Oid relid, SubTransactionId sub)
 {
-    return pg_call([relid] {
+    Refiled r{false, false};
+    pg_call([&r, relid, sub] {
         Relation rel = RelationIdGetRelation(relid);
         if (!RelationIsValid(rel))
-            return false;
-        bool refiled = rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId;
+            return;
+        r.earlier = rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId;
+        r.in_place = rel->rd_createSubid == sub || rel->rd_newRelfilenodeSubid == sub;
         RelationClose(rel);
-        return refiled;
     });
+    return r;
 }
 
 [[noreturn]] void refuse_truncate_again(const ProjectSnapshot &p, const char *what)
 {
-    throw Error("53100", std::string("project \"") + p.name + "\" is over its storage quota")
-        .detail("The project uses " + pretty_size(p.used) + " of its " + pretty_size(p.quota) +
-                " storage quota. While it is over, " + what +
-                " a second time in one transaction (also not in another savepoint, which some "
-                "drivers set for every statement): the old files stay until the transaction "
-                "ends.")
+    throw over_error(p, std::string(" While it is over, ") + what +
+                            " a second time in one transaction (also not in another savepoint, "
+                            "which some drivers set for every statement): the old files stay "
+                            "until the transaction ends.")
         .hint("Commit, then TRUNCATE again.");
 }
 
@@ -228,13 +224,15 @@ void on_truncate(Oid relid)
         p.state != shmem::kOver)
         return;
     SubTransactionId sub = pg_call([] { return GetCurrentSubTransactionId(); });
-    if (truncate_refiles_again(relid, sub))
+    Refiled table = refiled(relid, sub);
+    if (table.earlier && !table.in_place)
         refuse_truncate_again(p, "TRUNCATE may not give a table new files");
     if (!truncate_restarts_sequences)
         return;
+    // ResetSequence() gives a sequence new files whatever the subtransaction.
     List *seqs = pg_call([relid] { return getOwnedSequences(relid); });
     for (int i = 0; i < list_length(seqs); i++)
-        if (refiled_in_this_transaction(list_nth_oid(seqs, i)))
+        if (refiled(list_nth_oid(seqs, i), sub).earlier)
             refuse_truncate_again(p, "TRUNCATE ... RESTART IDENTITY may not give a sequence new files");
 }
 
@@ -364,11 +362,10 @@ void check_statement(Node *stmt, const ProjectSnapshot *tenant)
         // at the next incremental refresh, whoever runs it.
         AlterObjectSchemaStmt *s = reinterpret_cast<AlterObjectSchemaStmt *>(stmt);
         if (s->relation)
-            mark_written(s->relation);
+            mark_written(relation_namespace(s->relation));
         if (s->newschema) {
             const char *name = s->newschema;
-            Oid nsp = pg_call([name] { return get_namespace_oid(name, true); });
-            pg_call([nsp] { shmem::lookup_namespace(nsp, nullptr, true); });
+            mark_written(pg_call([name] { return get_namespace_oid(name, true); }));
         }
         break;
     }
@@ -614,15 +611,12 @@ static void sh_quota_object_access(ObjectAccessType access, Oid class_id, Oid ob
 {
     if (schemahost::quota::prev_object_access)
         schemahost::quota::prev_object_access(access, class_id, object_id, sub_id, arg);
-    if (!schemahost::shmem::ready())
-        return;
-    if (access == OAT_TRUNCATE) {
+    // The event first: this hook also runs for every function the executor
+    // sets up (OAT_FUNCTION_EXECUTE).
+    if (access == OAT_TRUNCATE && schemahost::shmem::ready())
         schemahost::entry([object_id] { schemahost::quota::on_truncate(object_id); });
-        return;
-    }
-    if (access != OAT_POST_CREATE)
-        return;
-    if (class_id == LargeObjectRelationId || (class_id == RelationRelationId && sub_id == 0))
+    else if (access == OAT_POST_CREATE && schemahost::shmem::ready() &&
+             (class_id == LargeObjectRelationId || (class_id == RelationRelationId && sub_id == 0)))
         schemahost::entry(
             [class_id, object_id] { schemahost::quota::on_post_create(class_id, object_id); });
 }

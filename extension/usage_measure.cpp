@@ -191,6 +191,12 @@ Oid owning_schema(const std::vector<RelFile> &rows)
     return rows.empty() ? InvalidOid : rows.front().nsp;
 }
 
+void sort_unique(std::vector<Oid> &oids)
+{
+    std::sort(oids.begin(), oids.end());
+    oids.erase(std::unique(oids.begin(), oids.end()), oids.end());
+}
+
 // The OIDs of the indexes of a relation (pg_index by indrelid), each once.
 std::vector<Oid> index_oids(CatalogView &view, Oid relid)
 {
@@ -199,8 +205,7 @@ std::vector<Oid> index_oids(CatalogView &view, Oid relid)
     scan_catalog(view, IndexRelationId, IndexIndrelidIndexId, &key, 1, [&](HeapTuple tup, bool) {
         indexes.push_back(reinterpret_cast<Form_pg_index>(GETSTRUCT(tup))->indexrelid);
     });
-    std::sort(indexes.begin(), indexes.end());
-    indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());
+    sort_unique(indexes);
     return indexes;
 }
 
@@ -249,8 +254,7 @@ void schema_relations(CatalogView &view, Oid nsp, std::vector<RelFile> &rels,
         if (d->classid == RelationRelationId && d->objsubid == 0)
             members.push_back(d->objid);
     });
-    std::sort(members.begin(), members.end());
-    members.erase(std::unique(members.begin(), members.end()), members.end());
+    sort_unique(members);
     // Every row of a relation charged to nsp: all the files they name exist.
     auto add_rows = [&](const std::vector<RelFile> &rows) {
         if (owning_schema(rows) != nsp)

@@ -15,6 +15,11 @@ import harness
 
 DEADLINE = 30  # seconds; conditions are polled, never assumed
 
+# A 1 kB value that does not compress, for row g; with SLOWLY, at most one
+# row per millisecond: a write that grows by ~1 MB/s until something stops it.
+SLOW_ROW = "(SELECT string_agg(md5(g::text || '/' || i::text), '') FROM generate_series(1, 32) i)"
+SLOWLY = "WHERE pg_sleep(0.001) IS NOT NULL"
+
 
 def connect(cluster, user="postgres", autocommit=True):
     conn = psycopg2.connect(host=cluster.sock, port=cluster.port, user=user, dbname="postgres")
@@ -297,17 +302,22 @@ class QuotaTest(harness.ClusterTestCase):
         # and have the statement cancelled. (0.1.0 measured it once, at the
         # refresh that cleared its written flag, and let it finish.)
         t = self.small_project_with_table("q_long")
+        # 20 MB if nothing stops it, at least 20 s; the cancel ends it.
+        self.assert_stopped_when_over(t, "q_long", f"INSERT INTO t SELECT g, {SLOW_ROW} "
+                                                   f"FROM generate_series(1, 20000) g {SLOWLY}")
+
+    def assert_stopped_when_over(self, conn, project, sql, error=psycopg2.errors.QueryCanceled):
+        """Runs sql, a long write, while refreshes run every 0.3 s: the refresh
+        that finds the project over must end it (raising error) and leave the
+        project over."""
         stop = self.refresher()
         try:
-            # 1 kB rows that do not compress, one per millisecond or slower:
-            # 20 MB if nothing stops it, at least 20 s; the cancel ends it.
-            with self.assertRaises(psycopg2.errors.QueryCanceled):
-                execute(t, "INSERT INTO t SELECT g, (SELECT string_agg(md5(g::text || '/' || i::text), '') "
-                           "FROM generate_series(1, 32) i) FROM generate_series(1, 20000) g "
-                           "WHERE pg_sleep(0.001) IS NOT NULL")
+            with self.assertRaises(error):
+                execute(conn, sql)
         finally:
             stop()
-        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_long'"), "over")
+        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = %s", (project,)),
+                         "over")
 
     def small_project_with_table(self, name):
         """A project with a 2 MB quota and an empty table t; returns the
@@ -421,16 +431,9 @@ class QuotaTest(harness.ClusterTestCase):
         # its own transaction can see: the refreshes must count it and cancel
         # it once the project is over, long before it ends by itself.
         t = self.small_project_with_table("q_ctas")
-        stop = self.refresher()
-        try:
-            # At least 20 s if nothing stops it: the cancel is what ends it.
-            with self.assertRaises(psycopg2.errors.QueryCanceled):
-                execute(t, "CREATE TABLE big AS SELECT g, (SELECT string_agg(md5(g::text || '/' || i::text), '') "
-                           "FROM generate_series(1, 32) i) AS v FROM generate_series(1, 20000) g "
-                           "WHERE pg_sleep(0.001) IS NOT NULL")
-        finally:
-            stop()
-        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_ctas'"), "over")
+        # At least 20 s if nothing stops it: the cancel is what ends it.
+        self.assert_stopped_when_over(t, "q_ctas", f"CREATE TABLE big AS SELECT g, {SLOW_ROW} AS v "
+                                                   f"FROM generate_series(1, 20000) g {SLOWLY}")
 
     def test_a_write_that_survives_the_cancel_is_terminated(self):
         # The statement's rows come from a function that catches the cancel
@@ -441,23 +444,19 @@ class QuotaTest(harness.ClusterTestCase):
                    "DECLARE v text; BEGIN "
                    "  BEGIN "
                    "    PERFORM pg_sleep(0.001); "
-                   "    v := (SELECT string_agg(md5(g::text || '/' || i::text), '') FROM generate_series(1, 32) i); "
+                   f"    v := {SLOW_ROW}; "
                    "  EXCEPTION WHEN query_canceled THEN v := 'swallowed'; "
                    "  END; "
                    "  RETURN v; "
                    "END $$")
-        stop = self.refresher()
-        try:
-            # ~1 MB/s if nothing stops it, for at least 60 s.
-            # Terminated (the connection closes), or cancelled if the cancel
-            # landed outside the handler.
-            with self.assertRaises(psycopg2.OperationalError):
-                execute(t, "INSERT INTO t SELECT g, slow_row(g) FROM generate_series(1, 60000) g")
-        finally:
-            stop()
+        # ~1 MB/s if nothing stops it, for at least 60 s. Terminated (the
+        # connection closes), or cancelled if the cancel landed outside the
+        # handler.
+        self.assert_stopped_when_over(t, "q_swallow",
+                                      "INSERT INTO t SELECT g, slow_row(g) FROM generate_series(1, 60000) g",
+                                      psycopg2.OperationalError)
         # One session ended, not the server: the operator's connection lives.
         self.assertEqual(one(self.admin, "SELECT 1"), 1)
-        self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = 'q_swallow'"), "over")
 
     def test_tenant_cannot_alter_its_role(self):
         t = self.make_project("q_role")
