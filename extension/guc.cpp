@@ -52,10 +52,10 @@ void define_gucs()
                             "write again.",
                             nullptr, &guc::release_percent, 95, 50, 99, PGC_SUSET, 0, nullptr,
                             nullptr, nullptr);
-    // Helper threads of a full usage refresh (extension/usage_measure.cpp):
-    // 1 keeps the backend single-threaded.
+    // Helper threads of a usage refresh (extension/relation_files.cpp): 1
+    // keeps the backend single-threaded.
     DefineCustomIntVariable("schemahost.refresh_threads",
-                            "Threads (the backend's included) that read file sizes during a full "
+                            "Threads (the backend's included) that read file sizes during a "
                             "usage refresh; 1 uses no helper thread.",
                             nullptr, &guc::refresh_threads, 4, 1, 8, PGC_SUSET, 0, nullptr,
                             nullptr, nullptr);

@@ -1,4 +1,6 @@
-// Full refresh: the sizes of a database directory's relation files.
+// The sizes of a database directory's relation files: all of them for a full
+// refresh, the forks of the written projects' relations for an incremental
+// one.
 //
 // Where the time goes (10,000 projects, 220,000 files, docs/benchmarks.md):
 // readdir() ~75 ms, one fstatat() ~1.8 us per file (~400 ms on one core:
@@ -74,7 +76,15 @@ std::int64_t fork_bytes(int dirfd, const std::string &first, std::int64_t segmen
     struct stat st;
     if (fstatat(dirfd, first.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
         return 0;
-    std::int64_t total = st.st_size;
+    return st.st_size + later_segments_bytes(dirfd, first, st.st_size, segment_bytes);
+}
+
+std::int64_t later_segments_bytes(int dirfd, const std::string &first, std::int64_t first_bytes,
+                                  std::int64_t segment_bytes)
+{
+    std::int64_t total = 0;
+    struct stat st;
+    st.st_size = first_bytes;
     for (int seg = 1; st.st_size >= segment_bytes; seg++) {
         std::string path = first + "." + std::to_string(seg);
         if (fstatat(dirfd, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -106,6 +116,9 @@ constexpr std::size_t kPublishEvery = 64; // entries the reader batches per publ
 constexpr unsigned kMaxThreads = 8;       // the maximum of schemahost.refresh_threads
 // Below this many wanted relations the helpers cost more than they save.
 constexpr std::size_t kThreadsFrom = 8192;
+// Below this many names to stat (~1.5 us each) a helper, started and joined
+// in ~50 us, saves little.
+constexpr std::size_t kNamesThreadsFrom = 512;
 
 struct FileEntry {
     char name[kNameMax];
@@ -172,6 +185,78 @@ void stat_claimed(Scan &s) noexcept
 void *stat_helper(void *arg) noexcept
 {
     stat_claimed(*static_cast<Scan *>(arg));
+    return nullptr;
+}
+
+unsigned thread_count(int asked) noexcept
+{
+    return asked <= 1 ? 1 : std::min(static_cast<unsigned>(asked), kMaxThreads);
+}
+
+// want - 1 helper threads running fn(arg), started with every signal
+// blocked; join() waits for them. Neither allocates nor throws. A helper
+// that cannot start is not an error: the caller's thread does its share.
+class Helpers
+{
+  public:
+    Helpers(unsigned want, void *(*fn)(void *), void *arg) noexcept
+    {
+        if (want <= 1)
+            return;
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        for (unsigned i = 1; i < want; i++)
+            if (pthread_create(&threads_[started_], nullptr, fn, arg) == 0)
+                started_++;
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+    ~Helpers() { join(); }
+    Helpers(const Helpers &) = delete;
+    Helpers &operator=(const Helpers &) = delete;
+
+    // The number of threads that took part, the caller's included.
+    unsigned join() noexcept
+    {
+        for (; joined_ < started_; joined_++)
+            pthread_join(threads_[joined_], nullptr);
+        return started_ + 1;
+    }
+
+  private:
+    pthread_t threads_[kMaxThreads];
+    unsigned started_ = 0;
+    unsigned joined_ = 0;
+};
+
+// The names of stat_names(), claimed kClaim at a time by every thread.
+struct NameScan {
+    int dirfd;
+    const std::string *names;
+    std::int64_t *bytes;
+    std::size_t count;
+    std::atomic<std::size_t> next{0};
+};
+
+void stat_names_claimed(NameScan &s) noexcept
+{
+    for (;;) {
+        std::size_t begin = s.next.fetch_add(kClaim, std::memory_order_relaxed);
+        if (begin >= s.count)
+            return;
+        std::size_t end = std::min(begin + kClaim, s.count);
+        for (std::size_t i = begin; i < end; i++) {
+            struct stat st;
+            s.bytes[i] = fstatat(s.dirfd, s.names[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0
+                             ? st.st_size
+                             : 0;
+        }
+    }
+}
+
+void *stat_names_helper(void *arg) noexcept
+{
+    stat_names_claimed(*static_cast<NameScan *>(arg));
     return nullptr;
 }
 
@@ -253,29 +338,14 @@ unsigned sum_relation_files(const std::string &dir_path, const OidMap &wanted,
     Scan s;
     s.dirfd = dirfd(dir.get());
 
-    unsigned want = threads > 1 ? static_cast<unsigned>(threads) : 1;
-    if (want > kMaxThreads)
-        want = kMaxThreads;
-    if (wanted.size() < kThreadsFrom)
-        want = 1;
+    unsigned want = wanted.size() < kThreadsFrom ? 1 : thread_count(threads);
 
     // From here to the last join: no exception, no PostgreSQL (see the top).
-    pthread_t helpers[kMaxThreads];
-    unsigned started = 0;
-    if (want > 1) {
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        for (unsigned i = 1; i < want; i++)
-            if (pthread_create(&helpers[started], nullptr, stat_helper, &s) == 0)
-                started++;
-        pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    }
+    Helpers helpers(want, stat_helper, &s);
     int err = 0;
     ReadResult result = read_directory(dir.get(), wanted, s, &err);
     stat_claimed(s); // the reader helps with what is left
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(helpers[i], nullptr);
+    unsigned ran = helpers.join();
 
     if (result == ReadResult::read_error)
         throw Error("58030", "could not read directory \"" + dir_path + "\"")
@@ -288,7 +358,23 @@ unsigned sum_relation_files(const std::string &dir_path, const OidMap &wanted,
         if (f.slot < bytes.size())
             bytes[f.slot] += f.bytes;
     }
-    return started + 1;
+    return ran;
+}
+
+unsigned stat_names(int dirfd, const std::vector<std::string> &names, std::vector<std::int64_t> &bytes,
+                    int threads)
+{
+    bytes.assign(names.size(), 0);
+    NameScan s;
+    s.dirfd = dirfd;
+    s.names = names.data();
+    s.bytes = bytes.data();
+    s.count = names.size();
+    unsigned want = names.size() < kNamesThreadsFrom ? 1 : thread_count(threads);
+    // From here to the join: no exception, no PostgreSQL (see the top).
+    Helpers helpers(want, stat_names_helper, &s);
+    stat_names_claimed(s);
+    return helpers.join();
 }
 
 } // namespace schemahost

@@ -1,5 +1,6 @@
-// The relation files of a database directory, summed by relfilenode: the
-// file-system half of a full usage refresh. Pure C++: no PostgreSQL headers,
+// The relation files of a database directory, summed by relfilenode (the
+// file-system half of a full usage refresh), or stat()ed by name (of an
+// incremental one). Pure C++: no PostgreSQL headers,
 // so nothing here can ereport or longjmp, which is what makes its helper
 // threads safe (CONTRIBUTING.md, "Threads in the backend").
 #pragma once
@@ -26,6 +27,11 @@ bool parse_relation_file(const char *name, std::uint32_t *relfilenode) noexcept;
 // relation was just dropped) is 0 bytes.
 std::int64_t fork_bytes(int dirfd, const std::string &first, std::int64_t segment_bytes);
 
+// The bytes of the segments after the first, "<first>.1" on, of a fork whose
+// first segment has first_bytes (nothing to probe unless that one is full).
+std::int64_t later_segments_bytes(int dirfd, const std::string &first, std::int64_t first_bytes,
+                                  std::int64_t segment_bytes);
+
 // A directory opened for fstatat()-relative lookups (one path component per
 // lookup instead of three); get() is -1 when it could not be opened.
 class DirFd
@@ -51,5 +57,12 @@ class DirFd
 // Throws schemahost::Error when the directory cannot be read.
 unsigned sum_relation_files(const std::string &dir, const OidMap &wanted,
                             std::vector<std::int64_t> &bytes, int threads);
+
+// bytes[i] = the size of names[i], relative to dirfd (0: no such file). Many
+// names are stat()ed on up to `threads` threads, the caller's included; the
+// incremental refresh's forks, a few thousand for 100 projects, are.
+// Returns the number of threads that took part.
+unsigned stat_names(int dirfd, const std::vector<std::string> &names, std::vector<std::int64_t> &bytes,
+                    int threads);
 
 } // namespace schemahost

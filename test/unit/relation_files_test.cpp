@@ -1,5 +1,6 @@
 // relation_files.cpp: parsing relation file names and summing a database
-// directory's files by relfilenode, on one thread and on several.
+// directory's files by relfilenode or stat()ing them by name, on one thread
+// and on several.
 #include "relation_files.hpp"
 
 #include "error.hpp"
@@ -170,6 +171,52 @@ TEST(ForkBytes, FollowsSegmentsOnlyAfterAFullOne)
     EXPECT_EQ(schemahost::fork_bytes(fd.get(), "702", 10), 0); // no such fork
     // By path relative to the working directory, as for other tablespaces.
     EXPECT_EQ(schemahost::fork_bytes(AT_FDCWD, dir.path() + "/700", 10), 23);
+}
+
+TEST(ForkBytes, LaterSegmentsStartFromAKnownFirstSize)
+{
+    // The incremental refresh stats first segments together, then asks for
+    // the rest of each fork given its first segment's size.
+    TempDir dir;
+    dir.file("800.1", 10);
+    dir.file("800.2", 4);
+    schemahost::DirFd fd(dir.path());
+    ASSERT_GE(fd.get(), 0);
+    EXPECT_EQ(schemahost::later_segments_bytes(fd.get(), "800", 10, 10), 14);
+    EXPECT_EQ(schemahost::later_segments_bytes(fd.get(), "800", 9, 10), 0); // not full: no probe
+    EXPECT_EQ(schemahost::later_segments_bytes(fd.get(), "801", 10, 10), 0); // no "801.1"
+}
+
+TEST(StatNames, SizesInOrderOnOneThreadAndOnSeveral)
+{
+    // 2,000 names (above the 512 from which helpers start), every third
+    // without a file.
+    TempDir dir;
+    std::vector<std::string> names;
+    std::vector<std::int64_t> expected;
+    for (int i = 0; i < 2000; i++) {
+        names.push_back(std::to_string(30000 + i) + (i % 2 ? "_fsm" : ""));
+        std::int64_t size = i % 3 == 0 ? 0 : (i % 17) * 3;
+        if (i % 3 != 0)
+            dir.file(names.back(), static_cast<std::size_t>(size));
+        expected.push_back(size);
+    }
+    schemahost::DirFd fd(dir.path());
+    ASSERT_GE(fd.get(), 0);
+    for (int threads : {1, 2, 4, 8, 100}) {
+        std::vector<std::int64_t> bytes{123}; // replaced, not appended to
+        unsigned ran = schemahost::stat_names(fd.get(), names, bytes, threads);
+        EXPECT_EQ(bytes, expected) << threads << " threads";
+        EXPECT_EQ(ran, static_cast<unsigned>(threads < 8 ? threads : 8)) << threads << " threads";
+    }
+    // Few names: one thread, whatever is asked.
+    std::vector<std::string> few(names.begin(), names.begin() + 100);
+    std::vector<std::int64_t> bytes;
+    EXPECT_EQ(schemahost::stat_names(fd.get(), few, bytes, 4), 1u);
+    EXPECT_EQ(bytes, std::vector<std::int64_t>(expected.begin(), expected.begin() + 100));
+    // No names at all.
+    EXPECT_EQ(schemahost::stat_names(fd.get(), {}, bytes, 4), 1u);
+    EXPECT_TRUE(bytes.empty());
 }
 
 TEST(DirFd, IsMinusOneForAMissingDirectory)
