@@ -207,8 +207,8 @@ def main():
         # then holds a relcache entry for every relation, ~80 kB per project.
         # One connection for both would make the refreshes pay for the
         # baseline's bloated backend (measured: +20-40 %).
-        series = {k: [] for k in ("inc_new", "inc_warm", "inc_open", "full_new", "full_warm", "full1_new",
-                                  "full1_warm", "base_new", "base_warm")}
+        series = {k: [] for k in ("inc_new", "inc_warm", "inc1_warm", "inc_open", "full_new", "full_warm",
+                                  "full1_new", "full1_warm", "base_new", "base_warm")}
         rng = random.Random(42)
         warm = benchlib.connect(c)
         warm_base = benchlib.connect(c)
@@ -229,6 +229,11 @@ def main():
                 cur.execute("SELECT * FROM schemahost_refresh_usage()")
                 measured = len(cur.fetchall())
                 series["inc_warm"].append(time.perf_counter() - t0)
+            for name in rng.sample(names, n_written):  # the same without helper threads
+                benchlib.timed(conn, f"INSERT INTO {name}.tags (name) VALUES ('new')")
+            benchlib.timed(warm, "SET schemahost.refresh_threads = 1")
+            series["inc1_warm"].append(benchlib.timed(warm, "SELECT * FROM schemahost_refresh_usage()"))
+            benchlib.timed(warm, "RESET schemahost.refresh_threads")
             for name in rng.sample(names, n_written):
                 benchlib.timed(conn, f"INSERT INTO {name}.tags (name) VALUES ('new')")
             series["inc_new"].append(fresh("SELECT * FROM schemahost_refresh_usage()"))
@@ -268,6 +273,7 @@ def main():
         print(f"medians, {n_written} of {len(names)} projects written between refreshes "
               f"(new connection / warm connection):")
         print(f"  incremental refresh: {m['inc_new'] * 1000:7.1f} / {m['inc_warm'] * 1000:7.1f} ms")
+        print(f"  incremental, 1 thread (schemahost.refresh_threads = 1): {m['inc1_warm'] * 1000:7.1f} ms warm")
         print(f"  incremental, the {n_written} writers' transactions still open (dirty catalog reads): "
               f"{m['inc_open'] * 1000:7.1f} ms warm")
         print(f"  full refresh:        {m['full_new'] * 1000:7.1f} / {m['full_warm'] * 1000:7.1f} ms")

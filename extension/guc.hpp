@@ -12,7 +12,7 @@ extern char *drop_grace;     // interval text, e.g. '7 days'
 extern int warn_percent;
 extern int release_percent; // an over project is released below this percent
 extern int max_projects;    // size of the quota table in shared memory (preload only)
-extern int refresh_threads; // threads that stat files in a full usage refresh, 1 = none
+extern int refresh_threads; // threads that stat files in a usage refresh, 1 = none
 extern int default_statement_timeout;           // ms, 0 = none; enforced by schemahostd
 extern int default_idle_in_transaction_timeout; // ms, 0 = none; enforced by schemahostd
 

@@ -2,7 +2,8 @@
 // refresh, the forks of the written projects' relations for an incremental
 // one.
 //
-// Where the time goes (10,000 projects, 220,000 files, docs/benchmarks.md):
+// Where a full refresh's time goes (10,000 projects, 220,000 files,
+// docs/benchmarks.md):
 // readdir() ~75 ms, one fstatat() ~1.8 us per file (~400 ms on one core:
 // dentry lookup and the inode's attributes, all in the kernel). So the
 // fstatat() calls are spread over a few threads, and they start on the first
@@ -116,8 +117,9 @@ constexpr std::size_t kPublishEvery = 64; // entries the reader batches per publ
 constexpr unsigned kMaxThreads = 8;       // the maximum of schemahost.refresh_threads
 // Below this many wanted relations the helpers cost more than they save.
 constexpr std::size_t kThreadsFrom = 8192;
-// Below this many names to stat (~1.5 us each) a helper, started and joined
-// in ~50 us, saves little.
+// Below this many names to stat (~1.5 us each, a few hundred of them ~0.5
+// ms) the helpers, started and joined in ~50 us each and sharing two cores,
+// save little; measured at 100 projects (~3,500 names) in docs/benchmarks.md.
 constexpr std::size_t kNamesThreadsFrom = 512;
 
 struct FileEntry {
@@ -193,14 +195,17 @@ unsigned thread_count(int asked) noexcept
     return asked <= 1 ? 1 : std::min(static_cast<unsigned>(asked), kMaxThreads);
 }
 
-// want - 1 helper threads running fn(arg), started with every signal
-// blocked; join() waits for them. Neither allocates nor throws. A helper
-// that cannot start is not an error: the caller's thread does its share.
+// want - 1 (at most kMaxThreads - 1) helper threads running fn(arg),
+// started with every signal blocked; join() waits for them. Nothing here
+// throws, and the helpers allocate nothing (pthread_create() itself
+// mallocs in the caller's thread). A helper that cannot start is not an
+// error: the caller's thread does its share.
 class Helpers
 {
   public:
     Helpers(unsigned want, void *(*fn)(void *), void *arg) noexcept
     {
+        want = std::min(want, kMaxThreads);
         if (want <= 1)
             return;
         sigset_t all, old;
@@ -361,8 +366,8 @@ unsigned sum_relation_files(const std::string &dir_path, const OidMap &wanted,
     return ran;
 }
 
-unsigned stat_names(int dirfd, const std::vector<std::string> &names, std::vector<std::int64_t> &bytes,
-                    int threads)
+unsigned stat_names(int dirfd, const std::vector<std::string> &names,
+                    std::vector<std::int64_t> &bytes, int threads)
 {
     bytes.assign(names.size(), 0);
     NameScan s;
@@ -370,7 +375,11 @@ unsigned stat_names(int dirfd, const std::vector<std::string> &names, std::vecto
     s.names = names.data();
     s.bytes = bytes.data();
     s.count = names.size();
-    unsigned want = names.size() < kNamesThreadsFrom ? 1 : thread_count(threads);
+    // No more threads than batches of kClaim names to share.
+    std::size_t batches = (names.size() + kClaim - 1) / kClaim;
+    unsigned want = 1;
+    if (names.size() >= kNamesThreadsFrom)
+        want = static_cast<unsigned>(std::min<std::size_t>(thread_count(threads), batches));
     // From here to the join: no exception, no PostgreSQL (see the top).
     Helpers helpers(want, stat_names_helper, &s);
     stat_names_claimed(s);

@@ -58,11 +58,13 @@ class DirFd
 unsigned sum_relation_files(const std::string &dir, const OidMap &wanted,
                             std::vector<std::int64_t> &bytes, int threads);
 
-// bytes[i] = the size of names[i], relative to dirfd (0: no such file). Many
-// names are stat()ed on up to `threads` threads, the caller's included; the
-// incremental refresh's forks, a few thousand for 100 projects, are.
-// Returns the number of threads that took part.
-unsigned stat_names(int dirfd, const std::vector<std::string> &names, std::vector<std::int64_t> &bytes,
-                    int threads);
+// Replaces bytes with the size of each of names, relative to dirfd (a valid
+// descriptor unless names is empty); a name that cannot be stat()ed (no such
+// fork) is 0 bytes. From 512 names on (an incremental refresh of 100
+// projects probes ~3,500 forks) they are spread over up to `threads`
+// threads, the caller's included: below that a helper costs about what it
+// saves. Returns the number of threads that took part.
+unsigned stat_names(int dirfd, const std::vector<std::string> &names,
+                    std::vector<std::int64_t> &bytes, int threads);
 
 } // namespace schemahost

@@ -308,9 +308,11 @@ std::string fork_file_name(Oid relfilenode, ForkNumber f)
     return name;
 }
 
-// The bytes of a relation outside the database's default tablespace (rare),
-// by full path, fork by fork.
-int64 relation_bytes_elsewhere(const RelFile &r)
+// The bytes of a relation by full path, fork by fork: for relations outside
+// the database's default tablespace (rare), and for every relation when the
+// database directory could not be opened (a backend out of descriptors can
+// still measure, one path at a time).
+int64 relation_bytes_by_path(const RelFile &r)
 {
     if (!OidIsValid(r.relfilenode))
         return 0;
@@ -513,7 +515,7 @@ SH_FUNCTION(schemahost_usage_measure)
             if (effective_tablespace(r.tablespace) == MyDatabaseTableSpace)
                 wanted.insert(r.relfilenode, *slot);
             else
-                totals[*slot] += relation_bytes_elsewhere(r);
+                totals[*slot] += relation_bytes_by_path(r);
         }
         schemahost::sum_relation_files(database_path(), wanted, totals,
                                        schemahost::guc::refresh_threads);
@@ -530,8 +532,9 @@ SH_FUNCTION(schemahost_usage_measure)
             const uint32 *slot = nsp_slot.find(r.nsp);
             if (!slot || !seen.first_time(r) || !OidIsValid(r.relfilenode))
                 continue;
-            if (database_dir.get() < 0 || effective_tablespace(r.tablespace) != MyDatabaseTableSpace) {
-                totals[*slot] += relation_bytes_elsewhere(r);
+            if (database_dir.get() < 0 ||
+                effective_tablespace(r.tablespace) != MyDatabaseTableSpace) {
+                totals[*slot] += relation_bytes_by_path(r);
                 continue;
             }
             for (ForkNumber f : possible_forks(r)) {

@@ -240,11 +240,13 @@ class QuotaTest(harness.ClusterTestCase):
         t.close()
         other.close()
 
-    def test_full_refresh_with_helper_threads(self):
+    def test_refreshes_with_helper_threads(self):
         # Enough relations (at least 8,192, relation_files.cpp kThreadsFrom)
-        # for the full refresh to start its fstatat helper threads: each
-        # table has a main fork, a TOAST table and a TOAST index. Batches of 500 tables keep the locks per transaction
-        # well under the lock table's size.
+        # for the full refresh to start its fstatat helper threads, and far
+        # more than the 512 forks from which an incremental measurement does:
+        # each table has a main fork, a TOAST table and a TOAST index.
+        # Batches of 500 tables keep the locks per transaction well under the
+        # lock table's size.
         execute(self.admin, "SELECT create_project_schema('q_threads', storage_quota => '1 GB')")
         for first in range(0, 3000, 500):
             execute(self.admin, "DO $$ BEGIN FOR i IN %s .. %s LOOP "
@@ -258,6 +260,10 @@ class QuotaTest(harness.ClusterTestCase):
                 execute(self.admin, f"SET schemahost.refresh_threads = {threads}")
                 used = one(self.admin, "SELECT used_bytes FROM schemahost_refresh_usage(full => true) "
                                        "WHERE project = 'q_threads'")
+                self.assertEqual(used, expected)
+                # The incremental measurement of the same project (~24,000 forks to probe).
+                used = one(self.admin, "SELECT bytes FROM schemahost._usage_measure("
+                                       "ARRAY['q_threads'::regnamespace::oid], false)")
                 self.assertEqual(used, expected)
         execute(self.admin, "RESET schemahost.refresh_threads")
         for first in range(0, 3000, 500):  # one DROP SCHEMA would need too many locks

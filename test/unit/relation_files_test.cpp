@@ -209,6 +209,11 @@ TEST(StatNames, SizesInOrderOnOneThreadAndOnSeveral)
         EXPECT_EQ(bytes, expected) << threads << " threads";
         EXPECT_EQ(ran, static_cast<unsigned>(threads < 8 ? threads : 8)) << threads << " threads";
     }
+    // 600 names are three batches of 256: no more than three threads.
+    std::vector<std::string> some(names.begin(), names.begin() + 600);
+    std::vector<std::int64_t> bytes600;
+    EXPECT_EQ(schemahost::stat_names(fd.get(), some, bytes600, 8), 3u);
+    EXPECT_EQ(bytes600, std::vector<std::int64_t>(expected.begin(), expected.begin() + 600));
     // Few names: one thread, whatever is asked.
     std::vector<std::string> few(names.begin(), names.begin() + 100);
     std::vector<std::int64_t> bytes;
