@@ -64,7 +64,7 @@ check-released:
 $(OBJS): $(wildcard extension/*.hpp) sql/schemahost.control
 
 .PHONY: deps daemon install-ext run stop test test-regress test-pgtap test-unit \
-	test-integration format check-released
+	test-integration format format-check check-released
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 RUN_DIR := $(CURDIR)/.run
@@ -96,8 +96,16 @@ test: deps install-ext
 test-regress test-pgtap test-unit test-integration: deps install-ext
 	@scripts/run-tests.sh $(patsubst test-%,%,$@)
 
+# Every C++ file, in the style of .clang-format; format-check changes
+# nothing and fails on the first file that is not.
+CXX_SOURCES = $(sort $(wildcard extension/*.cpp extension/*.hpp daemon/*.cpp daemon/*.hpp \
+	daemon/*/*.cpp daemon/*/*.hpp test/unit/*.cpp test/unit/*.hpp bench/*.c))
+
 format:
-	clang-format -i extension/*.cpp extension/*.hpp daemon/*.cpp daemon/*.hpp test/unit/*.cpp
+	clang-format -i $(CXX_SOURCES)
+
+format-check:
+	clang-format --dry-run --Werror $(CXX_SOURCES)
 
 clean: clean-build
 clean-build:

@@ -13,14 +13,14 @@
 
 #include <ostream>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 std::string status_line(const std::string &database, const std::string &host_port,
                         const ExtensionInfo &info)
 {
     return fmt::format("schemahostd {}: ok: database \"{}\" on {}, schemahost {} (library {})",
-                       kDaemonVersion, database, host_port, info.sql_version,
-                       info.library_version);
+                       kDaemonVersion, database, host_port, info.sql_version, info.library_version);
 }
 
 int run_once(const Config &config, std::ostream &out, std::ostream &err)
@@ -56,9 +56,9 @@ int run_once(const Config &config, std::ostream &out, std::ostream &err)
                     << api.active_daemon_pid(conn, info.schema) << ")" << std::endl;
                 continue;
             }
-            const PassReport report = run_pass(conn, api, info.schema, config, true,
-                                               dsn.empty() ? "(libpq defaults)" : mask_dsn(dsn),
-                                               nullptr);
+            const PassReport report =
+                run_pass(conn, api, info.schema, config, true,
+                         dsn.empty() ? "(libpq defaults)" : mask_dsn(dsn), nullptr);
             if (report.ok()) {
                 out << status << "; " << summarize(report) << std::endl;
             } else {

@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 // Returns the process exit code (see exit_codes.hpp).
 int run_app(const std::vector<std::string> &args, const Environment &env,

@@ -4,7 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 Backoff::Backoff(BackoffPolicy policy, std::uint64_t seed)
     : policy_(policy), rng_(seed), nominal_ms_(static_cast<double>(policy.base.count()))

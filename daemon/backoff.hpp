@@ -7,7 +7,8 @@
 #include <cstdint>
 #include <random>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 struct BackoffPolicy {
     std::chrono::milliseconds base{1000}; // nominal delay after the first failure

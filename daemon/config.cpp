@@ -20,9 +20,11 @@
 
 namespace po = boost::program_options;
 
-namespace schemahostd {
+namespace schemahostd
+{
 
-namespace {
+namespace
+{
 
 constexpr const char *kEnvPrefix = "SCHEMAHOSTD_";
 constexpr double kMaxSeconds = 365.0 * 24 * 3600;
@@ -63,8 +65,8 @@ std::chrono::milliseconds parse_seconds(const std::string &value)
 {
     // Only plain decimals: strtod alone would also take "inf", "nan" and hex.
     const std::string v = trim(value);
-    const auto digits = std::count_if(v.begin(), v.end(),
-                                      [](unsigned char c) { return std::isdigit(c) != 0; });
+    const auto digits =
+        std::count_if(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
     const auto dots = std::count(v.begin(), v.end(), '.');
     const std::string reason = "must be a number of seconds greater than 0 (e.g. 2 or 0.5)";
     if (digits == 0 || dots > 1 || static_cast<std::size_t>(digits + dots) != v.size())
@@ -94,8 +96,8 @@ LogLevel parse_log_level(const std::string &value)
 {
     const std::string v = to_lower(trim(value));
     static const std::pair<const char *, LogLevel> levels[] = {
-        {"trace", LogLevel::trace}, {"debug", LogLevel::debug},       {"info", LogLevel::info},
-        {"warn", LogLevel::warn},   {"warning", LogLevel::warn},      {"error", LogLevel::error},
+        {"trace", LogLevel::trace},       {"debug", LogLevel::debug},  {"info", LogLevel::info},
+        {"warn", LogLevel::warn},         {"warning", LogLevel::warn}, {"error", LogLevel::error},
         {"critical", LogLevel::critical}, {"off", LogLevel::off},
     };
     for (const auto &[name, level] : levels)
@@ -107,10 +109,9 @@ LogLevel parse_log_level(const std::string &value)
 const std::vector<OptionSpec> &option_specs()
 {
     static const std::vector<OptionSpec> specs = {
-        {"help", nullptr, false, false, kCommandLine, nullptr,
-         "Print this help and exit", nullptr},
-        {"version", nullptr, false, false, kCommandLine, nullptr,
-         "Print the version and exit", nullptr},
+        {"help", nullptr, false, false, kCommandLine, nullptr, "Print this help and exit", nullptr},
+        {"version", nullptr, false, false, kCommandLine, nullptr, "Print the version and exit",
+         nullptr},
         {"config", "FILE", false, false, kCommandLine | kEnvironment,
          [](const Config &) { return std::string("none"); },
          "Read options from FILE: `name = value` lines, # or ; starts a comment line "
@@ -159,7 +160,8 @@ const std::vector<OptionSpec> &option_specs()
          [](Config &c, const std::string &v) {
              const std::string t = trim(v);
              if (t.empty() || t.size() > 5 ||
-                 !std::all_of(t.begin(), t.end(), [](unsigned char ch) { return std::isdigit(ch); }) ||
+                 !std::all_of(t.begin(), t.end(),
+                              [](unsigned char ch) { return std::isdigit(ch); }) ||
                  std::stoi(t) > 36500)
                  throw InvalidValue{"must be a whole number of days from 0 to 36500"};
              c.event_retention_days = std::stoi(t);
@@ -213,7 +215,8 @@ const std::vector<OptionSpec> &option_specs()
          [](Config &c, const std::string &v) {
              const std::string t = trim(v);
              if (t.empty() || t.size() > 6 ||
-                 !std::all_of(t.begin(), t.end(), [](unsigned char ch) { return std::isdigit(ch); }) ||
+                 !std::all_of(t.begin(), t.end(),
+                              [](unsigned char ch) { return std::isdigit(ch); }) ||
                  std::stoi(t) < 1)
                  throw InvalidValue{"must be a whole number from 1 to 999999"};
              c.alerts.max_attempts = std::stoi(t);
@@ -245,7 +248,8 @@ const std::vector<OptionSpec> &option_specs()
          [](Config &c, const std::string &v) {
              const std::string t = trim(v);
              if (t.empty() || t.size() > 4 ||
-                 !std::all_of(t.begin(), t.end(), [](unsigned char ch) { return std::isdigit(ch); }) ||
+                 !std::all_of(t.begin(), t.end(),
+                              [](unsigned char ch) { return std::isdigit(ch); }) ||
                  std::stoi(t) < 1)
                  throw InvalidValue{"must be a whole number from 1 to 9999"};
              c.alerts.batch = std::stoi(t);
@@ -258,8 +262,9 @@ std::string env_name(const OptionSpec &spec)
 {
     std::string name = kEnvPrefix;
     for (const char *p = spec.name; *p; ++p)
-        name += (*p == '-' || *p == '.') ? '_'
-                                         : static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
+        name += (*p == '-' || *p == '.')
+                    ? '_'
+                    : static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
     return name;
 }
 
@@ -308,8 +313,9 @@ std::string format_options_help()
 {
     std::string out;
     for (const auto &spec : option_specs()) {
-        std::string synopsis = std::string("  ") +
-                               (spec.name == std::string("help") ? "-h, --help" : std::string("--") + spec.name);
+        std::string synopsis =
+            std::string("  ") +
+            (spec.name == std::string("help") ? "-h, --help" : std::string("--") + spec.name);
         if (spec.value_name)
             synopsis += std::string(" ") + spec.value_name;
         out += synopsis + "\n";
@@ -384,7 +390,8 @@ std::vector<Setting> parse_config_text(const std::string &path, const std::strin
     std::string section;
     int line_no = 0;
     auto fail = [&](const std::string &option, const std::string &why) {
-        return ConfigError(option, fmt::format("config file \"{}\" line {}: {}", path, line_no, why));
+        return ConfigError(option,
+                           fmt::format("config file \"{}\" line {}: {}", path, line_no, why));
     };
     while (std::getline(in, raw)) {
         ++line_no;
@@ -416,8 +423,8 @@ std::vector<Setting> parse_config_text(const std::string &path, const std::strin
         if (!spec->repeatable) {
             for (const auto &earlier : settings)
                 if (earlier.key == key)
-                    throw fail(std::string("--") + key,
-                               fmt::format("{} is already set on line {}", key, earlier.origin.line));
+                    throw fail(std::string("--") + key, fmt::format("{} is already set on line {}",
+                                                                    key, earlier.origin.line));
         }
         settings.push_back({key, value, {kConfigFile, path, line_no}});
     }
@@ -452,8 +459,8 @@ ParsedCommand parse(const std::vector<std::string> &args, const Environment &env
 
     // 1. Command line. No abbreviations: a new option must never change what
     //    an existing command line means.
-    const int style = po::command_line_style::default_style &
-                      ~po::command_line_style::allow_guessing;
+    const int style =
+        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
     po::parsed_options cmdline(&desc);
     try {
         cmdline = po::command_line_parser(args).options(desc).style(style).run();
@@ -490,7 +497,8 @@ ParsedCommand parse(const std::vector<std::string> &args, const Environment &env
             continue;
         const OptionSpec *spec = find_spec_by_env(var);
         if (!spec || !(spec->sources & kEnvironment))
-            throw ConfigError(var, fmt::format("unknown environment variable {} (see --help)", var));
+            throw ConfigError(var,
+                              fmt::format("unknown environment variable {} (see --help)", var));
         env_settings.push_back({spec->name, value, {kEnvironment, {}, 0}});
     }
 
@@ -561,7 +569,8 @@ ParsedCommand parse(const std::vector<std::string> &args, const Environment &env
         }
     }
     if (auto problem = alerts::check_alert_options(result.config.alerts))
-        throw ConfigError(problem->first, fmt::format("invalid {}: {}", problem->first, problem->second));
+        throw ConfigError(problem->first,
+                          fmt::format("invalid {}: {}", problem->first, problem->second));
     for (auto &problem : alerts::load_alert_secrets(result.config.alerts, read_file, previous)) {
         if (!problem.kept_previous || !kept_secrets)
             throw ConfigError(problem.option,

@@ -13,7 +13,8 @@
 #include <string>
 #include <vector>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 enum class LogFormat { text, json };
 enum class LogLevel { trace, debug, info, warn, error, critical, off };
@@ -58,7 +59,8 @@ class ConfigError : public std::runtime_error
   public:
     ConfigError(std::string option, const std::string &message)
         : std::runtime_error(message), option_(std::move(option))
-    {}
+    {
+    }
     const std::string &option() const noexcept { return option_; }
 
   private:

@@ -4,9 +4,11 @@
 
 #include <cstdlib>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
-namespace {
+namespace
+{
 
 constexpr const char *kDuplicatePreparedStatement = "42P05";
 
@@ -53,8 +55,8 @@ PgResultPtr DaemonApi::run(PgConnection &conn, const std::string &schema, const 
 std::string DaemonApi::hello(PgConnection &conn, const std::string &schema,
                              const std::string &version)
 {
-    const auto res = run(conn, schema, "schemahostd_hello", "schemahost_daemon_hello($1::text)",
-                         {version});
+    const auto res =
+        run(conn, schema, "schemahostd_hello", "schemahost_daemon_hello($1::text)", {version});
     return pg_value(res.get(), 0, 0).value_or("");
 }
 
@@ -66,16 +68,15 @@ bool DaemonApi::try_lock(PgConnection &conn, const std::string &schema)
 
 int DaemonApi::active_daemon_pid(PgConnection &conn, const std::string &schema)
 {
-    const auto res =
-        run(conn, schema, "schemahostd_active_daemon", "schemahost_active_daemon()");
+    const auto res = run(conn, schema, "schemahostd_active_daemon", "schemahost_active_daemon()");
     return PQntuples(res.get()) > 0 ? static_cast<int>(to_ll(res.get(), 0, 0)) : 0;
 }
 
 int DaemonApi::refresh_usage(PgConnection &conn, const std::string &schema, bool full)
 {
-    const auto res = run(conn, schema, "schemahostd_refresh_usage",
-                         "schemahost_refresh_usage($1::boolean)",
-                         {std::string(full ? "true" : "false")});
+    const auto res =
+        run(conn, schema, "schemahostd_refresh_usage", "schemahost_refresh_usage($1::boolean)",
+            {std::string(full ? "true" : "false")});
     return PQntuples(res.get());
 }
 
@@ -95,8 +96,7 @@ std::vector<Enforcement> DaemonApi::enforce_runtime_limits(PgConnection &conn,
 
 std::vector<std::string> DaemonApi::purge_expired(PgConnection &conn, const std::string &schema)
 {
-    const auto res =
-        run(conn, schema, "schemahostd_purge_expired", "schemahost_purge_expired()");
+    const auto res = run(conn, schema, "schemahostd_purge_expired", "schemahost_purge_expired()");
     std::vector<std::string> out;
     for (int i = 0; i < PQntuples(res.get()); ++i)
         out.push_back(pg_value(res.get(), i, 0).value_or(""));
@@ -106,9 +106,9 @@ std::vector<std::string> DaemonApi::purge_expired(PgConnection &conn, const std:
 long long DaemonApi::delete_old_events(PgConnection &conn, const std::string &schema,
                                        int retention_days)
 {
-    const auto res = run(conn, schema, "schemahostd_delete_old_events",
-                         "schemahost_delete_old_events($1::interval)",
-                         {fmt::format("{} days", retention_days)});
+    const auto res =
+        run(conn, schema, "schemahostd_delete_old_events",
+            "schemahost_delete_old_events($1::interval)", {fmt::format("{} days", retention_days)});
     return to_ll(res.get(), 0, 0);
 }
 

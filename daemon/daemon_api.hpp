@@ -10,12 +10,13 @@
 #include <string>
 #include <vector>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 struct Enforcement {
     std::string project;
     int pid = 0;
-    std::string action; // cancel | terminate
+    std::string action;     // cancel | terminate
     long long limit_ms = 0; // 0 for reasons without a limit (project_suspended, project_dropped)
     long long duration_ms = 0;
     // statement_timeout | idle_in_transaction_timeout | project_suspended | project_dropped

@@ -10,9 +10,11 @@
 
 #include <algorithm>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
-std::vector<TargetKey> wanted_targets(const Config &config, const std::vector<TargetKey> &discovered)
+std::vector<TargetKey> wanted_targets(const Config &config,
+                                      const std::vector<TargetKey> &discovered)
 {
     if (config.discover)
         return discovered;
@@ -29,7 +31,8 @@ DaemonLoop::DaemonLoop(Config config, std::vector<std::string> args, Environment
     : config_(std::move(config)), args_(std::move(args)), env_(std::move(env)),
       read_file_(std::move(read_file)), seeds_(std::random_device{}()),
       next_discovery_(Target::Clock::now()), discovery_backoff_(BackoffPolicy{}, seeds_())
-{}
+{
+}
 
 int DaemonLoop::run()
 {
@@ -177,7 +180,8 @@ void DaemonLoop::reload()
     if (rediscover)
         discover();
     else if (config_.discover)
-        next_discovery_ = std::min(next_discovery_, Target::Clock::now() + config_.discover_interval);
+        next_discovery_ =
+            std::min(next_discovery_, Target::Clock::now() + config_.discover_interval);
     sync_targets();
     for (auto &target : targets_)
         target->reschedule(config_);

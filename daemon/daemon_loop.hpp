@@ -14,7 +14,8 @@
 #include <utility>
 #include <vector>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 // (dsn, database override) of every database to watch.
 using TargetKey = std::pair<std::string, std::string>;
@@ -49,6 +50,7 @@ class DaemonLoop
 
 // The targets for a configuration: one per --dsn, or with --discover one per
 // discovered database.
-std::vector<TargetKey> wanted_targets(const Config &config, const std::vector<TargetKey> &discovered);
+std::vector<TargetKey> wanted_targets(const Config &config,
+                                      const std::vector<TargetKey> &discovered);
 
 } // namespace schemahostd

@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 // Connects with seed_dsn, lists the databases that allow connections and
 // that this role may connect to, and probes each for the extension. Returns

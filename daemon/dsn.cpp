@@ -7,9 +7,11 @@
 #include <memory>
 #include <string_view>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
-namespace {
+namespace
+{
 
 constexpr const char *kMasked = "********";
 

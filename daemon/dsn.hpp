@@ -7,7 +7,8 @@
 
 #include <libpq-fe.h>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 // Why libpq cannot parse dsn (key=value or URI form), or nothing when it can.
 // The message never contains the password, even when libpq's own message

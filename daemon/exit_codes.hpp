@@ -2,7 +2,8 @@
 // these, so they are part of the interface: never renumber.
 #pragma once
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 enum ExitCode : int {
     // Success: --once found every database healthy, --help/--version, or a

@@ -13,9 +13,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
-namespace {
+namespace
+{
 
 spdlog::level::level_enum to_spdlog(LogLevel level)
 {
@@ -56,7 +58,8 @@ std::shared_ptr<spdlog::logger> make_logger(const LogSettings &settings)
     } else {
         // Open it ourselves first: for errno's reason in the message, and
         // because spdlog would silently create missing parent directories.
-        const int fd = ::open(settings.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        const int fd =
+            ::open(settings.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (fd < 0)
             throw ConfigError("--log-file", fmt::format("cannot open --log-file \"{}\": {}",
                                                         settings.file, std::strerror(errno)));

@@ -12,7 +12,8 @@
 #include <string>
 #include <string_view>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 struct LogSettings {
     LogFormat format = LogFormat::text;

@@ -6,7 +6,8 @@
 
 #include <numeric>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 int PassReport::sessions() const
 {
@@ -37,38 +38,43 @@ PassReport run_pass(PgConnection &conn, DaemonApi &api, const std::string &schem
     };
 
     const bool go =
-        step("refresh_usage", [&] {
-            report.measured = api.refresh_usage(conn, schema, full);
-            report.full_done = full;
-            log_debug("usage refreshed",
-                      {{"target", target}, {"full", full}, {"projects", report.measured}});
-        }) &&
-        step("runtime_limits", [&] {
-            report.enforced = api.enforce_runtime_limits(conn, schema);
-            for (const auto &e : report.enforced)
-                log_info(enforcement_message(e),
-                         {{"target", target},
-                          {"project", e.project},
-                          {"pid", e.pid},
-                          {"action", e.action},
-                          {"reason", e.reason},
-                          {"limit_ms", e.limit_ms},
-                          {"duration_ms", e.duration_ms}});
-        }) &&
-        step("purge_expired", [&] {
-            report.purged = api.purge_expired(conn, schema);
-            for (const auto &p : report.purged)
-                log_info("project purged", {{"target", target}, {"project", p}});
-        }) &&
-        step("event_retention", [&] {
-            if (!full || config.event_retention_days <= 0)
-                return;
-            report.events_deleted = api.delete_old_events(conn, schema, config.event_retention_days);
-            if (report.events_deleted > 0)
-                log_info("old events deleted", {{"target", target},
-                                                {"events", report.events_deleted},
-                                                {"retention_days", config.event_retention_days}});
-        }) &&
+        step("refresh_usage",
+             [&] {
+                 report.measured = api.refresh_usage(conn, schema, full);
+                 report.full_done = full;
+                 log_debug("usage refreshed",
+                           {{"target", target}, {"full", full}, {"projects", report.measured}});
+             }) &&
+        step("runtime_limits",
+             [&] {
+                 report.enforced = api.enforce_runtime_limits(conn, schema);
+                 for (const auto &e : report.enforced)
+                     log_info(enforcement_message(e), {{"target", target},
+                                                       {"project", e.project},
+                                                       {"pid", e.pid},
+                                                       {"action", e.action},
+                                                       {"reason", e.reason},
+                                                       {"limit_ms", e.limit_ms},
+                                                       {"duration_ms", e.duration_ms}});
+             }) &&
+        step("purge_expired",
+             [&] {
+                 report.purged = api.purge_expired(conn, schema);
+                 for (const auto &p : report.purged)
+                     log_info("project purged", {{"target", target}, {"project", p}});
+             }) &&
+        step("event_retention",
+             [&] {
+                 if (!full || config.event_retention_days <= 0)
+                     return;
+                 report.events_deleted =
+                     api.delete_old_events(conn, schema, config.event_retention_days);
+                 if (report.events_deleted > 0)
+                     log_info("old events deleted",
+                              {{"target", target},
+                               {"events", report.events_deleted},
+                               {"retention_days", config.event_retention_days}});
+             }) &&
         step("connection_counts",
              [&] { report.connections = api.connection_counts(conn, schema); }) &&
         // Last: delivers what the steps above wrote.
@@ -108,7 +114,8 @@ std::string summarize(const PassReport &r)
     return s;
 }
 
-std::vector<ConnectionCount> ConnectionLimitTracker::update(const std::vector<ConnectionCount> &counts)
+std::vector<ConnectionCount>
+ConnectionLimitTracker::update(const std::vector<ConnectionCount> &counts)
 {
     std::vector<ConnectionCount> fresh;
     std::map<std::string, int> now;

@@ -25,7 +25,8 @@
 #include <string>
 #include <vector>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 struct StepFailure {
     std::string step;
@@ -79,7 +80,8 @@ class StepErrorLog
     using Clock = std::chrono::steady_clock;
     explicit StepErrorLog(std::chrono::milliseconds repeat = std::chrono::minutes(1))
         : repeat_(repeat)
-    {}
+    {
+    }
     bool should_log(const std::string &step, const std::string &error, Clock::time_point now);
     // The step succeeded; true if it had been failing (worth a log line).
     bool recovered(const std::string &step);

@@ -14,9 +14,11 @@
 
 #include <poll.h>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
-namespace {
+namespace
+{
 
 using Clock = std::chrono::steady_clock;
 
@@ -53,7 +55,7 @@ std::string error_text(const PGresult *res, const PGconn *conn)
 std::optional<std::chrono::milliseconds> connect_timeout_of(PGconn *conn)
 {
     std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption *)> opts(PQconninfo(conn),
-                                                                          PQconninfoFree);
+                                                                         PQconninfoFree);
     for (auto *o = opts.get(); o && o->keyword; ++o) {
         if (std::string_view(o->keyword) != "connect_timeout" || !o->val)
             continue;
@@ -71,8 +73,9 @@ void on_notice(void *, const PGresult *res)
 {
     const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY);
     const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    log_info("server notice", {{"severity", severity ? severity : "NOTICE"},
-                               {"message", one_line(primary ? primary : PQresultErrorMessage(res))}});
+    log_info("server notice",
+             {{"severity", severity ? severity : "NOTICE"},
+              {"message", one_line(primary ? primary : PQresultErrorMessage(res))}});
 }
 
 std::vector<const char *> param_pointers(const std::vector<PgParam> &params)
@@ -88,7 +91,8 @@ std::vector<const char *> param_pointers(const std::vector<PgParam> &params)
 
 PgConnection::PgConnection(PgConnPtr conn, const PgTimeouts &timeouts)
     : conn_(std::move(conn)), timeouts_(timeouts)
-{}
+{
+}
 
 PgConnection PgConnection::connect(const std::string &dsn, const PgTimeouts &timeouts,
                                    const std::function<bool()> &should_abort,
@@ -207,8 +211,8 @@ PgResultPtr PgConnection::finish_command()
     auto wait_for = [&](short events) {
         if (signals::wait(PQsocket(c), events, deadline) == signals::Wake::timeout &&
             Clock::now() >= deadline)
-            throw lost(fmt::format("no answer from the server within {} ms",
-                                   timeouts_.query.count()));
+            throw lost(
+                fmt::format("no answer from the server within {} ms", timeouts_.query.count()));
     };
 
     // Send everything; the server may need us to read before it accepts more.
@@ -245,8 +249,8 @@ PgResultPtr PgConnection::finish_command()
     }
 
     if (PQstatus(c) != CONNECTION_OK) {
-        const std::string why = first_error ? error_text(first_error.get(), c)
-                                            : one_line(PQerrorMessage(c));
+        const std::string why =
+            first_error ? error_text(first_error.get(), c) : one_line(PQerrorMessage(c));
         throw lost(why.empty() ? "connection lost" : why);
     }
     if (first_error) {

@@ -13,7 +13,8 @@
 
 #include <libpq-fe.h>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 struct PgConnDeleter {
     void operator()(PGconn *conn) const noexcept { PQfinish(conn); }
@@ -35,7 +36,8 @@ class PgError : public std::runtime_error
     };
     PgError(Kind kind, const std::string &message, std::string sqlstate = {})
         : std::runtime_error(message), kind_(kind), sqlstate_(std::move(sqlstate))
-    {}
+    {
+    }
     Kind kind() const noexcept { return kind_; }
     const std::string &sqlstate() const noexcept { return sqlstate_; }
 

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 PassSchedule::ms PassSchedule::early_wake_gap(ms interval)
 {

@@ -15,7 +15,8 @@
 #include <chrono>
 #include <optional>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 class PassSchedule
 {
@@ -34,8 +35,7 @@ class PassSchedule
 
     // A pass started at start and ended at now. full_done: it completed a
     // full refresh.
-    void pass_done(time_point start, time_point now, bool full_done, ms interval,
-                   ms full_interval);
+    void pass_done(time_point start, time_point now, bool full_done, ms interval, ms full_interval);
     // The pass could not run (connection, extension): try again after delay.
     // The full-pass clock is unchanged.
     void retry_after(time_point now, ms delay) { next_due_ = now + delay; }

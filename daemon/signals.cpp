@@ -6,9 +6,11 @@
 
 #include <poll.h>
 
-namespace schemahostd::signals {
+namespace schemahostd::signals
+{
 
-namespace {
+namespace
+{
 
 volatile std::sig_atomic_t g_shutdown = 0;
 volatile std::sig_atomic_t g_reload = 0;
@@ -82,7 +84,8 @@ bool take_reload_request()
     return true;
 }
 
-namespace {
+namespace
+{
 
 timespec timeout_until(Clock::time_point deadline)
 {

@@ -7,7 +7,8 @@
 #include <chrono>
 #include <vector>
 
-namespace schemahostd::signals {
+namespace schemahostd::signals
+{
 
 using Clock = std::chrono::steady_clock;
 

@@ -6,9 +6,11 @@
 
 #include <algorithm>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
-namespace {
+namespace
+{
 
 double seconds(std::chrono::milliseconds d)
 {
@@ -25,11 +27,11 @@ std::string make_label(const std::string &dsn, const std::string &dbname)
 
 } // namespace
 
-Target::Target(std::string dsn, std::string dbname, const BackoffPolicy &policy,
-               std::uint64_t seed)
+Target::Target(std::string dsn, std::string dbname, const BackoffPolicy &policy, std::uint64_t seed)
     : dsn_(std::move(dsn)), dbname_(std::move(dbname)), label_(make_label(dsn_, dbname_)),
       backoff_(policy, seed), schedule_(Clock::now())
-{}
+{
+}
 
 void Target::step(const Config &config)
 {
@@ -61,8 +63,7 @@ void Target::step(const Config &config)
             }
             active_ = true;
             conn_->exec("LISTEN schemahost_config");
-            log_info(standby_logged_ ? "active: took over from the previous schemahostd"
-                                     : "active",
+            log_info(standby_logged_ ? "active: took over from the previous schemahostd" : "active",
                      {{"target", label_},
                       {"database", conn_->dbname()},
                       {"schema", info.schema},
@@ -72,8 +73,8 @@ void Target::step(const Config &config)
         }
 
         const bool full = schedule_.full_due(start);
-        const PassReport report = run_pass(*conn_, api_, info.schema, config, full, label_,
-                                           signals::shutdown_requested);
+        const PassReport report =
+            run_pass(*conn_, api_, info.schema, config, full, label_, signals::shutdown_requested);
         log_report(report, start);
         healthy_ = true;
         backoff_.reset();
@@ -100,10 +101,10 @@ void Target::log_report(const PassReport &report, Clock::time_point start)
     const auto now = Clock::now();
     for (const auto &f : report.failures)
         if (step_errors_.should_log(f.step, f.error, now))
-            log_error("pass step failed", {{"target", label_}, {"step", f.step}, {"error", f.error}});
-    for (const char *step :
-         {"refresh_usage", "runtime_limits", "purge_expired", "event_retention", "connection_counts",
-          "alerts"}) {
+            log_error("pass step failed",
+                      {{"target", label_}, {"step", f.step}, {"error", f.error}});
+    for (const char *step : {"refresh_usage", "runtime_limits", "purge_expired", "event_retention",
+                             "connection_counts", "alerts"}) {
         const bool failed = std::any_of(report.failures.begin(), report.failures.end(),
                                         [&](const StepFailure &f) { return f.step == step; });
         if (!failed && !report.interrupted && step_errors_.recovered(step))
@@ -157,8 +158,7 @@ void Target::on_readable(const Config &config)
 bool Target::connect()
 {
     try {
-        conn_.emplace(
-            PgConnection::connect(dsn_, timeouts_, signals::shutdown_requested, dbname_));
+        conn_.emplace(PgConnection::connect(dsn_, timeouts_, signals::shutdown_requested, dbname_));
     } catch (const PgError &e) {
         if (e.kind() == PgError::Kind::interrupted)
             return false;
@@ -169,7 +169,8 @@ bool Target::connect()
     api_.forget();
     hello_schema_.reset();
     active_ = false;
-    log_info("connected", {{"target", label_}, {"server", describe_target(conn_->get())},
+    log_info("connected", {{"target", label_},
+                           {"server", describe_target(conn_->get())},
                            {"server_version", PQserverVersion(conn_->get())}});
     return true;
 }

@@ -16,7 +16,8 @@
 #include <optional>
 #include <string>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 class Target
 {

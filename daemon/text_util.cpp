@@ -2,7 +2,8 @@
 
 #include <cctype>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 std::string trim(std::string_view s)
 {

@@ -4,7 +4,8 @@
 #include <string>
 #include <string_view>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 std::string trim(std::string_view s);
 std::string to_lower(std::string_view s);

@@ -5,9 +5,11 @@
 #include <cctype>
 #include <cstdlib>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
-namespace {
+namespace
+{
 
 constexpr const char *kLookupStatement = "schemahostd_extension";
 constexpr const char *kVersionStatement = "schemahostd_version";
@@ -58,8 +60,8 @@ Compatibility check_compatibility(std::string_view daemon_version, std::string_v
     if (ours->major == theirs->major && ours->minor == theirs->minor)
         return {true, {}};
 
-    const bool daemon_newer = std::make_pair(ours->major, ours->minor) >
-                              std::make_pair(theirs->major, theirs->minor);
+    const bool daemon_newer =
+        std::make_pair(ours->major, ours->minor) > std::make_pair(theirs->major, theirs->minor);
     const std::string advice =
         daemon_newer
             ? fmt::format("install schemahost {}.{} and run ALTER EXTENSION schemahost UPDATE in "
@@ -121,10 +123,11 @@ ExtensionInfo ExtensionCheck::run_unchecked(PgConnection &conn, std::string_view
             if (version_prepared_for_schema_)
                 conn.exec(fmt::format("DEALLOCATE {}", kVersionStatement));
             version_prepared_for_schema_.reset();
-            conn.prepare(kVersionStatement,
-                         fmt::format("SELECT library_version, sql_version FROM {}.schemahost_version()",
-                                     conn.escape_identifier(info.schema)),
-                         0);
+            conn.prepare(
+                kVersionStatement,
+                fmt::format("SELECT library_version, sql_version FROM {}.schemahost_version()",
+                            conn.escape_identifier(info.schema)),
+                0);
             version_prepared_for_schema_ = info.schema;
         }
         return conn.exec_prepared(kVersionStatement);
@@ -132,8 +135,8 @@ ExtensionInfo ExtensionCheck::run_unchecked(PgConnection &conn, std::string_view
     info.library_version = pg_value(versions.get(), 0, 0).value_or("");
     info.sql_version = pg_value(versions.get(), 0, 1).value_or("");
     if (info.sql_version.empty())
-        throw ExtensionError(fmt::format(
-            "schemahost_version() in database \"{}\" returned no version", db));
+        throw ExtensionError(
+            fmt::format("schemahost_version() in database \"{}\" returned no version", db));
 
     const auto compat = check_compatibility(daemon_version, info.sql_version, db);
     if (!compat.ok)

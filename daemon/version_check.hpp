@@ -10,7 +10,8 @@
 #include <string>
 #include <string_view>
 
-namespace schemahostd {
+namespace schemahostd
+{
 
 constexpr const char *kDaemonVersion = SCHEMAHOSTD_VERSION;
 

@@ -1,6 +1,7 @@
 #include "connection_uri.hpp"
 
-namespace schemahost::uri {
+namespace schemahost::uri
+{
 
 std::string percent_encode(std::string_view s)
 {
@@ -30,8 +31,8 @@ std::string encode_host(std::string_view host)
     return percent_encode(host);
 }
 
-std::string build(std::string_view user, std::string_view password, std::string_view host,
-                  int port, std::string_view dbname, std::string_view sslmode)
+std::string build(std::string_view user, std::string_view password, std::string_view host, int port,
+                  std::string_view dbname, std::string_view sslmode)
 {
     std::string out = "postgresql://";
     out += percent_encode(user);

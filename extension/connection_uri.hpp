@@ -5,7 +5,8 @@
 #include <string>
 #include <string_view>
 
-namespace schemahost::uri {
+namespace schemahost::uri
+{
 
 // RFC 3986 percent-encoding of everything but the unreserved characters.
 std::string percent_encode(std::string_view s);
@@ -13,7 +14,7 @@ std::string percent_encode(std::string_view s);
 // An IPv6 literal goes in brackets; anything else is percent-encoded.
 std::string encode_host(std::string_view host);
 
-std::string build(std::string_view user, std::string_view password, std::string_view host,
-                  int port, std::string_view dbname, std::string_view sslmode);
+std::string build(std::string_view user, std::string_view password, std::string_view host, int port,
+                  std::string_view dbname, std::string_view sslmode);
 
 } // namespace schemahost::uri

@@ -1,6 +1,7 @@
 #include "entry.hpp"
 
-namespace schemahost::detail {
+namespace schemahost::detail
+{
 
 void capture_current_exception(PendingError &out) noexcept
 {

@@ -23,9 +23,11 @@
 #include <new>
 #include <type_traits>
 
-namespace schemahost {
+namespace schemahost
+{
 
-namespace detail {
+namespace detail
+{
 
 // Fixed-size buffers: the error text must outlive the exception object without
 // allocating inside the catch block (an allocation failure there would longjmp
@@ -57,8 +59,7 @@ void capture_current_exception(PendingError &out) noexcept;
 
 } // namespace detail
 
-template <typename F>
-auto entry(F &&fn) noexcept -> std::invoke_result_t<F &>
+template <typename F> auto entry(F &&fn) noexcept -> std::invoke_result_t<F &>
 {
     using R = std::invoke_result_t<F &>;
     detail::PendingError err;
@@ -77,14 +78,14 @@ auto entry(F &&fn) noexcept -> std::invoke_result_t<F &>
 
 // Defines an SQL-callable function `name` with C linkage whose body runs inside
 // schemahost::entry(). The body sees `fcinfo` as usual.
-#define SH_FUNCTION(name)                                                                  \
-    extern "C" {                                                                           \
-    PGDLLEXPORT Datum name(PG_FUNCTION_ARGS);                                              \
-    PG_FUNCTION_INFO_V1(name);                                                             \
-    }                                                                                      \
-    static Datum name##_body(FunctionCallInfo fcinfo);                                     \
-    extern "C" PGDLLEXPORT Datum name(PG_FUNCTION_ARGS)                                    \
-    {                                                                                      \
-        return schemahost::entry([fcinfo]() -> Datum { return name##_body(fcinfo); });     \
-    }                                                                                      \
+#define SH_FUNCTION(name)                                                                          \
+    extern "C" {                                                                                   \
+    PGDLLEXPORT Datum name(PG_FUNCTION_ARGS);                                                      \
+    PG_FUNCTION_INFO_V1(name);                                                                     \
+    }                                                                                              \
+    static Datum name##_body(FunctionCallInfo fcinfo);                                             \
+    extern "C" PGDLLEXPORT Datum name(PG_FUNCTION_ARGS)                                            \
+    {                                                                                              \
+        return schemahost::entry([fcinfo]() -> Datum { return name##_body(fcinfo); });             \
+    }                                                                                              \
     static Datum name##_body(FunctionCallInfo fcinfo)

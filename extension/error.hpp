@@ -7,10 +7,12 @@
 #include <stdexcept>
 #include <string>
 
-namespace schemahost {
+namespace schemahost
+{
 
-class Error : public std::runtime_error {
-public:
+class Error : public std::runtime_error
+{
+  public:
     // sqlstate is the five-character code, e.g. "53100".
     Error(const char *sqlstate, std::string message)
         : std::runtime_error(std::move(message)), sqlstate_(sqlstate)
@@ -32,7 +34,7 @@ public:
     const std::string &detail() const { return detail_; }
     const std::string &hint() const { return hint_; }
 
-private:
+  private:
     std::string sqlstate_;
     std::string detail_;
     std::string hint_;

@@ -3,7 +3,8 @@
 #include "module.hpp"
 #include "pg.hpp"
 
-namespace schemahost::guc {
+namespace schemahost::guc
+{
 
 char *default_storage_quota = nullptr;
 int default_max_connections = 10;
@@ -19,24 +20,23 @@ int default_idle_in_transaction_timeout = 60000;
 
 } // namespace schemahost::guc
 
-namespace schemahost {
+namespace schemahost
+{
 
 // Called from _PG_init() inside entry(); the DefineCustom* functions may
 // ereport, but nothing non-trivial is alive in this frame.
 void define_gucs()
 {
-    DefineCustomStringVariable("schemahost.default_storage_quota",
-                               "Storage quota given to new projects (any unit pg_size_bytes accepts).",
-                               nullptr, &guc::default_storage_quota, "100MB", PGC_SUSET, 0,
-                               nullptr, nullptr, nullptr);
-    DefineCustomIntVariable("schemahost.default_max_connections",
-                            "Connection limit given to new projects.", nullptr,
-                            &guc::default_max_connections, 10, 1, 10000, PGC_SUSET, 0, nullptr,
-                            nullptr, nullptr);
-    DefineCustomStringVariable("schemahost.public_host",
-                               "Host name written into the connection URIs handed to projects.",
-                               nullptr, &guc::public_host, "localhost", PGC_SUSET, 0, nullptr,
-                               nullptr, nullptr);
+    DefineCustomStringVariable(
+        "schemahost.default_storage_quota",
+        "Storage quota given to new projects (any unit pg_size_bytes accepts).", nullptr,
+        &guc::default_storage_quota, "100MB", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "schemahost.default_max_connections", "Connection limit given to new projects.", nullptr,
+        &guc::default_max_connections, 10, 1, 10000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "schemahost.public_host", "Host name written into the connection URIs handed to projects.",
+        nullptr, &guc::public_host, "localhost", PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomStringVariable("schemahost.public_sslmode",
                                "sslmode added to connection URIs; empty adds none.", nullptr,
                                &guc::public_sslmode, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
@@ -47,25 +47,25 @@ void define_gucs()
                             "Usage, in percent of the storage quota, at which a project is warned.",
                             nullptr, &guc::warn_percent, 80, 1, 99, PGC_SUSET, 0, nullptr, nullptr,
                             nullptr);
-    DefineCustomIntVariable("schemahost.release_percent",
-                            "Usage, in percent of the storage quota, below which an over project may "
-                            "write again.",
-                            nullptr, &guc::release_percent, 95, 50, 99, PGC_SUSET, 0, nullptr,
-                            nullptr, nullptr);
+    DefineCustomIntVariable(
+        "schemahost.release_percent",
+        "Usage, in percent of the storage quota, below which an over project may "
+        "write again.",
+        nullptr, &guc::release_percent, 95, 50, 99, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     // Helper threads of a usage refresh (extension/relation_files.cpp): 1
     // keeps the backend single-threaded.
     DefineCustomIntVariable("schemahost.refresh_threads",
                             "Threads (the backend's included) that read file sizes during a "
                             "usage refresh; 1 uses no helper thread.",
-                            nullptr, &guc::refresh_threads, 4, 1, 8, PGC_SUSET, 0, nullptr,
-                            nullptr, nullptr);
+                            nullptr, &guc::refresh_threads, 4, 1, 8, PGC_SUSET, 0, nullptr, nullptr,
+                            nullptr);
     // Runtime limits of project sessions, enforced by schemahostd (a tenant
     // can lift its own statement_timeout, not these).
     DefineCustomIntVariable("schemahost.default_statement_timeout",
                             "Longest statement a project session may run before schemahostd "
                             "cancels it, unless set per project; 0 disables.",
-                            nullptr, &guc::default_statement_timeout, 300000, 0, INT_MAX,
-                            PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+                            nullptr, &guc::default_statement_timeout, 300000, 0, INT_MAX, PGC_SUSET,
+                            GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("schemahost.default_idle_in_transaction_timeout",
                             "Longest a project session may stay idle in a transaction before "
                             "schemahostd terminates it, unless set per project; 0 disables.",

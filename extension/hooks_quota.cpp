@@ -80,9 +80,10 @@ Error over_error(const ProjectSnapshot &p, const std::string &more = std::string
 
 [[noreturn]] void raise_over(const ProjectSnapshot &p)
 {
-    throw over_error(p).hint("Free space with DELETE, TRUNCATE or DROP, or ask the operator for a larger "
-              "quota. Writes resume by themselves once usage is below " +
-              std::to_string(guc::release_percent) + "% of the quota.");
+    throw over_error(p).hint(
+        "Free space with DELETE, TRUNCATE or DROP, or ask the operator for a larger "
+        "quota. Writes resume by themselves once usage is below " +
+        std::to_string(guc::release_percent) + "% of the quota.");
 }
 
 // The project of the role running the statement (the current user, else the
@@ -233,7 +234,8 @@ void on_truncate(Oid relid)
     List *seqs = pg_call([relid] { return getOwnedSequences(relid); });
     for (int i = 0; i < list_length(seqs); i++)
         if (refiled(list_nth_oid(seqs, i), sub).earlier)
-            refuse_truncate_again(p, "TRUNCATE ... RESTART IDENTITY may not give a sequence new files");
+            refuse_truncate_again(
+                p, "TRUNCATE ... RESTART IDENTITY may not give a sequence new files");
 }
 
 // PostgreSQL lets every role change its own password and its own role-level

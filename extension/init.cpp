@@ -8,17 +8,25 @@ PG_MODULE_MAGIC;
 PGDLLEXPORT void _PG_init(void);
 }
 
-namespace {
+namespace
+{
 // A plain bool: the library is loaded in the postmaster, so no static object
 // with a constructor or destructor lives here.
 bool loaded_by_preload = false;
 } // namespace
 
-namespace schemahost {
+namespace schemahost
+{
 
-bool preloaded() { return loaded_by_preload; }
+bool preloaded()
+{
+    return loaded_by_preload;
+}
 
-const char *library_version() { return SCHEMAHOST_VERSION; }
+const char *library_version()
+{
+    return SCHEMAHOST_VERSION;
+}
 
 } // namespace schemahost
 

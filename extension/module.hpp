@@ -2,7 +2,8 @@
 // initialisers that _PG_init() runs.
 #pragma once
 
-namespace schemahost {
+namespace schemahost
+{
 
 // True when the library was loaded through shared_preload_libraries. Without
 // the preload there is no shared memory and no enforcement, only the SQL API.

@@ -11,9 +11,11 @@
 static_assert(schemahost::names::max_bytes == NAMEDATALEN - 1,
               "project names must fit an identifier without truncation");
 
-namespace schemahost::names {
+namespace schemahost::names
+{
 
-namespace {
+namespace
+{
 
 const char *const naming_hint =
     "Use lower-case ASCII letters, digits and underscores, starting with a letter, at most 63 "
@@ -58,9 +60,9 @@ void check_reserved(const std::string &name)
     // Names the server or the extension already gives a meaning to. Roles named
     // pg_* are reserved by Postgres; schemahost_* are the extension's own roles
     // and schema.
-    static const char *const reserved[] = {"public",      "information_schema", "current_user",
-                                           "session_user", "current_role",      "none",
-                                           "schemahost",   "postgres"};
+    static const char *const reserved[] = {
+        "public", "information_schema", "current_user", "session_user", "current_role",
+        "none",   "schemahost",         "postgres"};
     bool hit = starts_with(name, "pg_") || starts_with(name, "schemahost");
     for (const char *r : reserved)
         hit = hit || name == r;

@@ -6,7 +6,8 @@
 #include <cstddef>
 #include <string>
 
-namespace schemahost::names {
+namespace schemahost::names
+{
 
 // NAMEDATALEN - 1: Postgres silently truncates longer identifiers (with only a
 // NOTICE). The design derives no suffix from the name, so the whole limit is

@@ -6,7 +6,8 @@
 
 #include <string.h>
 
-namespace schemahost::password {
+namespace schemahost::password
+{
 
 int append_unbiased(std::string &out, const unsigned char *bytes, int n)
 {

@@ -4,7 +4,8 @@
 
 #include <string>
 
-namespace schemahost::password {
+namespace schemahost::password
+{
 
 // Characters a generated password is made of: URI-safe, so the connection URI
 // needs no escaping and copy-paste never breaks.

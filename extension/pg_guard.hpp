@@ -21,10 +21,12 @@
 #include <type_traits>
 #include <utility>
 
-namespace schemahost {
+namespace schemahost
+{
 
-class PgException : public std::exception {
-public:
+class PgException : public std::exception
+{
+  public:
     explicit PgException(ErrorData *edata) : edata_(edata) {}
     const char *what() const noexcept override
     {
@@ -32,12 +34,11 @@ public:
     }
     ErrorData *edata() const { return edata_; }
 
-private:
+  private:
     ErrorData *edata_; // palloc'd copy, owned by the memory context
 };
 
-template <typename F>
-auto pg_call(F &&fn) -> std::invoke_result_t<F &>
+template <typename F> auto pg_call(F &&fn) -> std::invoke_result_t<F &>
 {
     using R = std::invoke_result_t<F &>;
     static_assert(std::is_void_v<R> || std::is_trivially_copyable_v<R>,

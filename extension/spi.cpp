@@ -5,7 +5,8 @@
 
 #include <vector>
 
-namespace schemahost {
+namespace schemahost
+{
 
 SpiArg text_arg(const std::string &s)
 {
@@ -21,10 +22,22 @@ SpiArg text_arg(const std::optional<std::string> &s)
     return text_arg(*s);
 }
 
-SpiArg int8_arg(int64 v) { return {INT8OID, Int64GetDatum(v), false}; }
-SpiArg int4_arg(int32 v) { return {INT4OID, Int32GetDatum(v), false}; }
-SpiArg bool_arg(bool v) { return {BOOLOID, BoolGetDatum(v), false}; }
-SpiArg oid_arg(Oid v) { return {OIDOID, ObjectIdGetDatum(v), false}; }
+SpiArg int8_arg(int64 v)
+{
+    return {INT8OID, Int64GetDatum(v), false};
+}
+SpiArg int4_arg(int32 v)
+{
+    return {INT4OID, Int32GetDatum(v), false};
+}
+SpiArg bool_arg(bool v)
+{
+    return {BOOLOID, BoolGetDatum(v), false};
+}
+SpiArg oid_arg(Oid v)
+{
+    return {OIDOID, ObjectIdGetDatum(v), false};
+}
 
 SpiSession::SpiSession()
 {
@@ -61,15 +74,17 @@ uint64 SpiSession::exec(const char *sql, std::initializer_list<SpiArg> args, boo
     Oid *t = types.data();
     Datum *v = values.data();
     const char *n = nulls.data();
-    int rc = pg_call([=] {
-        return SPI_execute_with_args(sql, nargs, t, v, n, read_only, max_rows);
-    });
+    int rc =
+        pg_call([=] { return SPI_execute_with_args(sql, nargs, t, v, n, read_only, max_rows); });
     if (rc < 0)
         throw Error("XX000", std::string("SPI_execute failed: ") + SPI_result_code_string(rc));
     return SPI_processed;
 }
 
-uint64 SpiSession::rows() const { return SPI_tuptable ? SPI_processed : 0; }
+uint64 SpiSession::rows() const
+{
+    return SPI_tuptable ? SPI_processed : 0;
+}
 
 Datum SpiSession::datum(uint64 row, int col, bool *isnull) const
 {

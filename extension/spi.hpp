@@ -10,7 +10,8 @@
 #include <optional>
 #include <string>
 
-namespace schemahost {
+namespace schemahost
+{
 
 struct SpiArg {
     Oid type;
@@ -26,8 +27,9 @@ SpiArg bool_arg(bool v);
 SpiArg oid_arg(Oid v);
 
 // SPI_connect() for the lifetime of the object. Nested use is fine.
-class SpiSession {
-public:
+class SpiSession
+{
+  public:
     SpiSession();
     ~SpiSession();
     SpiSession(const SpiSession &) = delete;
@@ -43,7 +45,7 @@ public:
     std::optional<int64> int8(uint64 row, int col) const;
     std::optional<bool> boolean(uint64 row, int col) const;
 
-private:
+  private:
     Datum datum(uint64 row, int col, bool *isnull) const;
     bool connected_ = false;
 };

@@ -242,13 +242,11 @@ namespace
 void require_secrets(const AlertOptions &o)
 {
     if (!o.smtp_password_file.empty() && o.smtp_password.empty())
-        throw std::invalid_argument(
-            fmt::format("--smtp-password-file: the password of \"{}\" is not loaded",
-                        o.smtp_password_file));
+        throw std::invalid_argument(fmt::format(
+            "--smtp-password-file: the password of \"{}\" is not loaded", o.smtp_password_file));
     if (!o.webhook_secret_file.empty() && o.webhook_secret.empty())
-        throw std::invalid_argument(
-            fmt::format("--webhook-secret-file: the secret of \"{}\" is not loaded",
-                        o.webhook_secret_file));
+        throw std::invalid_argument(fmt::format(
+            "--webhook-secret-file: the secret of \"{}\" is not loaded", o.webhook_secret_file));
 }
 
 } // namespace

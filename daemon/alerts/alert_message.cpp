@@ -249,10 +249,10 @@ std::string what_happened(const Delivery &d, const Usage &u)
                            p);
     if (d.kind == "runtime_limit" && closed_by_state(d)) {
         const bool dropped = json_text(d.payload, "reason").value_or("") == "project_dropped";
-        std::string text = fmt::format(
-            "A session of project \"{}\" was still open after the project was {}, and\n"
-            "was terminated.\n\n",
-            p, dropped ? "dropped" : "suspended");
+        std::string text =
+            fmt::format("A session of project \"{}\" was still open after the project was {}, and\n"
+                        "was terminated.\n\n",
+                        p, dropped ? "dropped" : "suspended");
         if (auto v = json_text(d.payload, "pid"))
             text += fmt::format("  Session:   process {}\n", *v);
         text += fmt::format("\nWhat is blocked:\n"

@@ -111,9 +111,9 @@ TEST(AlertConfig, BadValuesNameTheOption)
 
 // The daemon's SIGHUP: the same command line, the files as they are now.
 const std::vector<std::string> kSecretArgs = {
-    "--webhook-url", "http://h/x", "--webhook-secret-file", "/run/whsec",
-    "--smtp-url", "smtp://mail", "--smtp-from", "a@b.c", "--smtp-user", "mailer",
-    "--smtp-password-file", "/run/pw"};
+    "--webhook-url", "http://h/x",  "--webhook-secret-file", "/run/whsec",
+    "--smtp-url",    "smtp://mail", "--smtp-from",           "a@b.c",
+    "--smtp-user",   "mailer",      "--smtp-password-file",  "/run/pw"};
 
 TEST(AlertConfig, ReloadReadsTheSecretFilesAgainAtTheSamePaths)
 {

@@ -8,7 +8,8 @@
 
 using namespace schemahostd;
 
-namespace {
+namespace
+{
 
 struct Run {
     int rc;
@@ -41,9 +42,11 @@ TEST(App, VersionAndHelp)
 
 TEST(App, BadConfigurationIsOneLineOnStderrAndExitCode2)
 {
-    for (const auto &args : std::vector<std::vector<std::string>>{
-             {"--bogus"}, {"--interval", "0"}, {"--dsn", "nonsense"}, {"--log-format", "xml"},
-             {"--config", "/missing.conf"}}) {
+    for (const auto &args : std::vector<std::vector<std::string>>{{"--bogus"},
+                                                                  {"--interval", "0"},
+                                                                  {"--dsn", "nonsense"},
+                                                                  {"--log-format", "xml"},
+                                                                  {"--config", "/missing.conf"}}) {
         const auto r = run(args);
         EXPECT_EQ(r.rc, kExitBadConfig) << args[0];
         EXPECT_TRUE(r.out.empty());
@@ -56,8 +59,8 @@ TEST(App, BadConfigurationIsOneLineOnStderrAndExitCode2)
 
 TEST(App, OnceWithUnreachableServerIsOneLineAndExitCode1)
 {
-    const auto r = run({"--once", "--dsn",
-                        "host=/nonexistent/schemahostd-test port=5 user=u password=secret1"});
+    const auto r = run(
+        {"--once", "--dsn", "host=/nonexistent/schemahostd-test port=5 user=u password=secret1"});
     EXPECT_EQ(r.rc, kExitFailure);
     EXPECT_TRUE(r.out.empty());
     EXPECT_EQ(r.err.rfind("schemahostd: cannot connect to \"host=/nonexistent/schemahostd-test "

@@ -11,7 +11,8 @@ using schemahostd::Backoff;
 using schemahostd::BackoffPolicy;
 using ms = std::chrono::milliseconds;
 
-namespace {
+namespace
+{
 
 BackoffPolicy policy(ms base, ms cap, double multiplier, double jitter)
 {

@@ -13,7 +13,8 @@
 using namespace schemahostd;
 using std::chrono::milliseconds;
 
-namespace {
+namespace
+{
 
 using test_util::config;
 using test_util::error;
@@ -94,8 +95,8 @@ TEST(Config, EveryOptionFromTheConfigFile)
     const Config c = config({"--config", "/etc/s.conf"}, {}, files);
     EXPECT_EQ(c.config_file, "/etc/s.conf");
     // '#' inside a value is data, not a comment: passwords may contain it.
-    EXPECT_EQ(c.dsns,
-              (std::vector<std::string>{"host=/tmp port=5432 password=a#b", "postgresql://u@h/db"}));
+    EXPECT_EQ(c.dsns, (std::vector<std::string>{"host=/tmp port=5432 password=a#b",
+                                                "postgresql://u@h/db"}));
     EXPECT_TRUE(c.once);
     EXPECT_EQ(c.interval, milliseconds(7000));
     EXPECT_EQ(c.full_interval, milliseconds(70000));
@@ -134,8 +135,9 @@ TEST(Config, ConfigFileCanBeNamedInTheEnvironment)
 {
     const Files files = {{"env.conf", "interval = 9\n"}, {"cli.conf", "interval = 8\n"}};
     EXPECT_EQ(config({}, {{"SCHEMAHOSTD_CONFIG", "env.conf"}}, files).interval, milliseconds(9000));
-    EXPECT_EQ(config({"--config", "cli.conf"}, {{"SCHEMAHOSTD_CONFIG", "env.conf"}}, files).interval,
-              milliseconds(8000));
+    EXPECT_EQ(
+        config({"--config", "cli.conf"}, {{"SCHEMAHOSTD_CONFIG", "env.conf"}}, files).interval,
+        milliseconds(8000));
 }
 
 TEST(Config, EmptyDsnMeansLibpqDefaults)
@@ -350,7 +352,8 @@ TEST(Config, EnvironmentSnapshot)
 
 TEST(Config, ExampleFileParsesAndEveryOptionInItIsReal)
 {
-    const std::string path = std::string(SCHEMAHOSTD_SOURCE_DIR) + "/daemon/schemahostd.conf.example";
+    const std::string path =
+        std::string(SCHEMAHOSTD_SOURCE_DIR) + "/daemon/schemahostd.conf.example";
     const std::string text = read_file_contents(path);
     EXPECT_NO_THROW(parse_config({"--config", path}, {}, read_file_contents));
 
@@ -418,12 +421,12 @@ TEST(Config, DiscoverDefaultsAndSources)
 
     EXPECT_TRUE(config({"--discover"}).discover);
     EXPECT_EQ(config({"--discover-interval", "30"}).discover_interval, milliseconds(30000));
-    const Config env = config({}, {{"SCHEMAHOSTD_DISCOVER", "yes"},
-                                   {"SCHEMAHOSTD_DISCOVER_INTERVAL", "0.5"}});
+    const Config env =
+        config({}, {{"SCHEMAHOSTD_DISCOVER", "yes"}, {"SCHEMAHOSTD_DISCOVER_INTERVAL", "0.5"}});
     EXPECT_TRUE(env.discover);
     EXPECT_EQ(env.discover_interval, milliseconds(500));
-    const Config file = config({"--config", "f"}, {},
-                               {{"f", "discover = on\ndiscover_interval = 120\n"}});
+    const Config file =
+        config({"--config", "f"}, {}, {{"f", "discover = on\ndiscover_interval = 120\n"}});
     EXPECT_TRUE(file.discover);
     EXPECT_EQ(file.discover_interval, milliseconds(120000));
     // The command line wins over the file.

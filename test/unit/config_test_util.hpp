@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-namespace schemahostd::test_util {
+namespace schemahostd::test_util
+{
 
 // path -> contents; any other path cannot be read.
 using Files = std::map<std::string, std::string>;

@@ -8,7 +8,8 @@
 
 using namespace schemahostd;
 
-namespace {
+namespace
+{
 
 bool contains(const std::string &haystack, const std::string &needle)
 {
@@ -29,7 +30,8 @@ TEST(Dsn, AcceptsWhatLibpqAccepts)
 
 TEST(Dsn, RejectsMalformed)
 {
-    for (const char *bad : {"host", "nosuchoption=1", "host='unterminated", "postgresql://[::1/db"}) {
+    for (const char *bad :
+         {"host", "nosuchoption=1", "host='unterminated", "postgresql://[::1/db"}) {
         const auto e = dsn_error(bad);
         ASSERT_TRUE(e) << bad;
         EXPECT_TRUE(contains(*e, "malformed connection string")) << *e;

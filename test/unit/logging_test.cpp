@@ -14,8 +14,8 @@ using namespace schemahostd;
 TEST(Logging, JsonLineHasTimestampLevelMessageAndFields)
 {
     const auto ts = std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123));
-    const std::string line =
-        format_json_line(ts, LogLevel::warn, "cannot connect", {{"target", "host=/tmp"}, {"attempt", 3}});
+    const std::string line = format_json_line(ts, LogLevel::warn, "cannot connect",
+                                              {{"target", "host=/tmp"}, {"attempt", 3}});
     EXPECT_EQ(line.find('\n'), std::string::npos);
     const auto j = nlohmann::json::parse(line);
     EXPECT_EQ(j.at("ts"), "2023-11-14T22:13:20.123Z");
@@ -28,8 +28,9 @@ TEST(Logging, JsonLineHasTimestampLevelMessageAndFields)
 
 TEST(Logging, JsonFieldsCannotOverwriteReservedKeys)
 {
-    const auto j = nlohmann::json::parse(format_json_line(
-        std::chrono::system_clock::now(), LogLevel::info, "real", {{"msg", "fake"}, {"level", "x"}}));
+    const auto j =
+        nlohmann::json::parse(format_json_line(std::chrono::system_clock::now(), LogLevel::info,
+                                               "real", {{"msg", "fake"}, {"level", "x"}}));
     EXPECT_EQ(j.at("msg"), "real");
     EXPECT_EQ(j.at("level"), "info");
 }
@@ -58,7 +59,8 @@ TEST(Logging, UnopenableLogFileIsAConfigErrorNamingTheOption)
         FAIL();
     } catch (const ConfigError &e) {
         EXPECT_EQ(e.option(), "--log-file");
-        EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/schemahostd.log"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/schemahostd.log"),
+                  std::string::npos);
     }
 }
 

@@ -39,9 +39,9 @@ TEST(PassReport, EnforcementMessageSaysWhy)
 {
     EXPECT_STREQ(enforcement_message({"p", 1, "cancel", 2000, 2500, "statement_timeout"}),
                  "statement cancelled: runtime limit");
-    EXPECT_STREQ(enforcement_message({"p", 1, "terminate", 60000, 61000,
-                                      "idle_in_transaction_timeout"}),
-                 "session terminated: idle in transaction too long");
+    EXPECT_STREQ(
+        enforcement_message({"p", 1, "terminate", 60000, 61000, "idle_in_transaction_timeout"}),
+        "session terminated: idle in transaction too long");
     EXPECT_STREQ(enforcement_message({"p", 1, "terminate", 0, 10, "project_suspended"}),
                  "session terminated: project suspended");
     EXPECT_STREQ(enforcement_message({"p", 1, "terminate", 0, 10, "project_dropped"}),

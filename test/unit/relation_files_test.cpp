@@ -183,7 +183,7 @@ TEST(ForkBytes, LaterSegmentsStartFromAKnownFirstSize)
     schemahost::DirFd fd(dir.path());
     ASSERT_GE(fd.get(), 0);
     EXPECT_EQ(schemahost::later_segments_bytes(fd.get(), "800", 10, 10), 14);
-    EXPECT_EQ(schemahost::later_segments_bytes(fd.get(), "800", 9, 10), 0); // not full: no probe
+    EXPECT_EQ(schemahost::later_segments_bytes(fd.get(), "800", 9, 10), 0);  // not full: no probe
     EXPECT_EQ(schemahost::later_segments_bytes(fd.get(), "801", 10, 10), 0); // no "801.1"
 }
 

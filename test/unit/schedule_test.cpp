@@ -7,7 +7,8 @@ using namespace schemahostd;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-namespace {
+namespace
+{
 
 const PassSchedule::time_point t0{seconds(1000)};
 constexpr milliseconds kInterval{2000};

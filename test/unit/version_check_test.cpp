@@ -59,5 +59,6 @@ TEST(VersionCheck, UnparsableIsNot)
 TEST(VersionCheck, DaemonVersionComesFromTheControlFile)
 {
     ASSERT_TRUE(parse_version(schemahostd::kDaemonVersion));
-    EXPECT_TRUE(check_compatibility(schemahostd::kDaemonVersion, schemahostd::kDaemonVersion, "db").ok);
+    EXPECT_TRUE(
+        check_compatibility(schemahostd::kDaemonVersion, schemahostd::kDaemonVersion, "db").ok);
 }
