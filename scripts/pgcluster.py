@@ -229,6 +229,15 @@ def cmd_down(args):
     return 0
 
 
+def cmd_restart(args):
+    # For a suite that checks what survives a restart: the cluster of an
+    # `exec` run is in $SCHEMAHOST_TEST_CLUSTER.
+    cluster = Cluster(args.dir)
+    cluster.load_meta()
+    cluster.restart()
+    return 0
+
+
 def cmd_env(args):
     cluster = Cluster(args.dir)
     cluster.load_meta()
@@ -243,13 +252,14 @@ def main():
     e.add_argument("--no-preload", action="store_true")
     e.add_argument("--conf", action="append", default=[])
     e.add_argument("cmd", nargs=argparse.REMAINDER)
-    for name in ("up", "down", "env"):
+    for name in ("up", "down", "env", "restart"):
         s = sub.add_parser(name)
         s.add_argument("--dir", required=True)
         if name == "up":
             s.add_argument("--port", type=int)
     args = p.parse_args()
-    return {"exec": cmd_exec, "up": cmd_up, "down": cmd_down, "env": cmd_env}[args.command](args)
+    return {"exec": cmd_exec, "up": cmd_up, "down": cmd_down, "env": cmd_env,
+            "restart": cmd_restart}[args.command](args)
 
 
 if __name__ == "__main__":

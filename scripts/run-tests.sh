@@ -28,19 +28,25 @@ record() { # suite passed failed
 }
 
 run_regress() {
-  # Every test file must be in the schedule, or it would silently never run.
+  # Every test file must be in a schedule, or it would silently never run.
   local missing=0
   for f in test/regress/sql/*.sql; do
     local t
     t=$(basename "$f" .sql)
-    if ! grep -qE "^test:.*\b${t}\b" test/regress/schedule; then
-      echo "regress: $f is not in test/regress/schedule" >&2
+    if ! grep -qE "^test:.*\b${t}\b" test/regress/schedule test/regress/schedule_after_restart; then
+      echo "regress: $f is not in test/regress/schedule or schedule_after_restart" >&2
       missing=$((missing + 1))
     fi
   done
-  "${HARNESS[@]}" -- "$PGXS_DIR/../test/regress/pg_regress" \
-    --bindir="$BINDIR" --inputdir=test/regress --outputdir="$OUT/regress" \
-    --schedule=test/regress/schedule --dbname=schemahost_regress \
+  # The schedule, then a server restart, then schedule_after_restart in the
+  # same database: what must survive a restart (quota states) is checked by
+  # SQL on both sides of a real one.
+  "${HARNESS[@]}" -- bash -c '
+    regress() { "$1" --bindir="$2" --inputdir=test/regress --outputdir="$3" --dbname=schemahost_regress "${@:4}"; }
+    regress "$0" "$1" "$2" --schedule=test/regress/schedule &&
+    /usr/bin/python3 scripts/pgcluster.py restart --dir "$SCHEMAHOST_TEST_CLUSTER" &&
+    regress "$0" "$1" "$2-after-restart" --use-existing --schedule=test/regress/schedule_after_restart' \
+    "$PGXS_DIR/../test/regress/pg_regress" "$BINDIR" "$OUT/regress" \
     2>&1 | tee "$OUT/regress.log"
   local rc=${PIPESTATUS[0]}
   local pass fail
@@ -48,7 +54,11 @@ run_regress() {
   fail=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$OUT/regress.log")
   fail=$((fail + missing))
   [[ $rc -ne 0 && $fail -eq 0 ]] && fail=1
-  [[ -f "$OUT/regress/regression.diffs" && $fail -gt 0 ]] && cat "$OUT/regress/regression.diffs"
+  if [[ $fail -gt 0 ]]; then
+    for d in "$OUT/regress" "$OUT/regress-after-restart"; do
+      [[ -f "$d/regression.diffs" ]] && cat "$d/regression.diffs"
+    done
+  fi
   record regress "$pass" "$fail"
 }
 
