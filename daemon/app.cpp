@@ -52,7 +52,9 @@ int run_once(const Config &config, std::ostream &out, std::ostream &err)
             const std::string status = status_line(conn.dbname(), host_port(conn.get()), info);
             if (!api.try_lock(conn, info.schema)) {
                 // The database is looked after: not a failure.
-                out << status << "; standby: another schemahostd is active (pid "
+                // The pid is the active daemon's server backend (what
+                // schemahost_active_daemon() shows), not a schemahostd process.
+                out << status << "; standby: another schemahostd is active (its backend pid "
                     << api.active_daemon_pid(conn, info.schema) << ")" << std::endl;
                 continue;
             }

@@ -81,8 +81,9 @@ Error over_error(const ProjectSnapshot &p, const std::string &more = std::string
 [[noreturn]] void raise_over(const ProjectSnapshot &p)
 {
     throw over_error(p).hint(
-        "Free space with DELETE, TRUNCATE or DROP, or ask the operator for a larger "
-        "quota. Writes resume by themselves once usage is below " +
+        "Free space with TRUNCATE or DROP (DELETE and then VACUUM rarely shrinks a table's "
+        "files), or ask the operator for a larger quota. Writes resume by themselves once "
+        "usage is below " +
         std::to_string(guc::release_percent) + "% of the quota.");
 }
 
@@ -333,9 +334,20 @@ void check_statement(Node *stmt, const ProjectSnapshot *tenant)
     case T_IndexStmt:
         check_existing(reinterpret_cast<IndexStmt *>(stmt)->relation, tenant);
         break;
-    case T_RefreshMatViewStmt:
-        check_existing(reinterpret_cast<RefreshMatViewStmt *>(stmt)->relation, tenant);
+    case T_RefreshMatViewStmt: {
+        RefreshMatViewStmt *s = reinterpret_cast<RefreshMatViewStmt *>(stmt);
+        // Refused anyway, by the temporary table it builds its result in
+        // (object access hook); said here in terms of what the tenant typed.
+        if (s->concurrent && tenant)
+            throw Error("42501", std::string("REFRESH MATERIALIZED VIEW CONCURRENTLY is not "
+                                             "available to project \"") +
+                                     tenant->name + "\"")
+                .detail("It builds its result in temporary tables, which a project's roles "
+                        "cannot create.")
+                .hint("Use REFRESH MATERIALIZED VIEW without CONCURRENTLY.");
+        check_existing(s->relation, tenant);
         break;
+    }
     case T_AlterTableStmt: {
         AlterTableStmt *s = reinterpret_cast<AlterTableStmt *>(stmt);
         if (alter_table_grows(s))

@@ -268,3 +268,156 @@ BEGIN
                    FROM schemahost._quota_apply(v_targets, true, v_full, coalesce(v_open, '{}')) a;
 END
 $$;
+
+-- ---------------------------------------------------------------------------
+-- Alerts and events, found by an operator walkthrough (0.1.1).
+
+-- A purged project that was muted (or had opted out of webhooks) still got
+-- deliveries for its 'purged' event: its preference row is deleted with the
+-- project row, before the event is written. Unchanged from 0.1.0 otherwise.
+CREATE OR REPLACE FUNCTION schemahost.purge_project(v schemahost.project) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$
+DECLARE
+    v_schema name;
+    v_role name;
+    v_detail text;
+    v_muted boolean;
+    v_webhook boolean;
+BEGIN
+    PERFORM schemahost.refuse_if_foreign_dependents(v);
+    SELECT nspname INTO v_schema FROM pg_catalog.pg_namespace WHERE oid = v.schema_oid;
+    SELECT rolname INTO v_role FROM pg_catalog.pg_authid WHERE oid = v.role_oid;
+    IF v_role IS NOT NULL THEN
+        EXECUTE format('ALTER ROLE %I NOLOGIN', v_role);
+        PERFORM schemahost.terminate_sessions(v.role_oid);
+    END IF;
+    IF v_schema IS NOT NULL THEN
+        EXECUTE format('DROP SCHEMA %I CASCADE', v_schema);
+    END IF;
+    IF v_role IS NOT NULL THEN
+        -- Grants on this database and its schemas, default privileges, and
+        -- anything else the role still owns here.
+        EXECUTE format('DROP OWNED BY %I', v_role);
+        BEGIN
+            EXECUTE format('DROP ROLE %I', v_role);
+        EXCEPTION WHEN dependent_objects_still_exist THEN
+            GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL;
+            RAISE EXCEPTION 'cannot purge project "%": its role still has objects or privileges elsewhere', v.name
+                USING ERRCODE = 'dependent_objects_still_exist', DETAIL = v_detail,
+                      HINT = format('Run DROP OWNED BY %I; in each database listed, then retry.', v_role);
+        END;
+    END IF;
+    -- The alert preferences go with the project row, before the event that
+    -- says it is gone: keep what they said for that event's deliveries.
+    SELECT a.muted, a.webhook INTO v_muted, v_webhook
+      FROM schemahost.alert_preference a WHERE a.project = v.name;
+    DELETE FROM schemahost.project p WHERE p.name = v.name;
+    PERFORM schemahost.write_event(v.name, 'purged',
+        jsonb_build_object('previous_state', v.state, 'dropped_at', v.dropped_at,
+                           'owner_email', v.owner_email));
+    IF coalesce(v_muted, false) OR NOT coalesce(v_webhook, true) THEN
+        UPDATE schemahost.delivery d
+           SET status = 'cancelled',
+               last_error = CASE WHEN v_muted THEN 'project muted by the operator'
+                                 ELSE 'project opted out of webhooks' END
+          FROM schemahost.event e
+         WHERE e.id = d.event AND e.project = v.name AND e.kind = 'purged'
+           AND d.status = 'pending' AND (v_muted OR d.channel = 'webhook');
+    END IF;
+    PERFORM schemahost.project_changed(v.name);
+END
+$$;
+
+-- Opting out of webhooks now also cancels the webhook deliveries still
+-- waiting, as muting cancels all of them. Unchanged from 0.1.0 otherwise.
+CREATE OR REPLACE FUNCTION set_project_alerts(name text, owner_email text DEFAULT NULL,
+                                   webhook boolean DEFAULT NULL, muted boolean DEFAULT NULL,
+                                   OUT project text, OUT owner_email_out text,
+                                   OUT webhook_out boolean, OUT muted_out boolean)
+    RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$
+DECLARE
+    p_name   text := set_project_alerts.name;
+    p_email  text := set_project_alerts.owner_email;
+    cancelled bigint;
+BEGIN
+    -- Serialized with the other lifecycle operations on the project; 22004
+    -- for a NULL name, 42704 for an unknown one.
+    PERFORM schemahost.lock_project(p_name);
+
+    IF p_email IS NOT NULL THEN
+        p_email := btrim(p_email);
+        IF p_email = '' THEN
+            -- An empty string removes the address: no more email alerts.
+            UPDATE schemahost.project p SET owner_email = NULL WHERE p.name = p_name;
+        ELSE
+            UPDATE schemahost.project p SET owner_email = schemahost.check_owner_email(p_email)
+             WHERE p.name = p_name;
+        END IF;
+    END IF;
+
+    INSERT INTO schemahost.alert_preference AS a (project, webhook, muted)
+    VALUES (p_name, COALESCE(set_project_alerts.webhook, true),
+            COALESCE(set_project_alerts.muted, false))
+    ON CONFLICT ON CONSTRAINT alert_preference_pkey DO UPDATE
+        SET webhook = COALESCE(set_project_alerts.webhook, a.webhook),
+            muted = COALESCE(set_project_alerts.muted, a.muted);
+
+    -- Muting also stops what is still waiting to be sent; so does opting out
+    -- of webhooks, for the webhook deliveries (0.1.1: they stayed pending).
+    IF set_project_alerts.muted OR NOT set_project_alerts.webhook THEN
+        UPDATE schemahost.delivery d
+           SET status = 'cancelled',
+               last_error = CASE WHEN set_project_alerts.muted THEN 'project muted by the operator'
+                                 ELSE 'project opted out of webhooks' END,
+               claimed_pid = NULL, claimed_backend_start = NULL, claimed_at = NULL
+          FROM schemahost.event e
+         WHERE e.id = d.event AND e.project = p_name AND d.status = 'pending'
+           AND (set_project_alerts.muted OR d.channel = 'webhook');
+        GET DIAGNOSTICS cancelled = ROW_COUNT;
+        IF cancelled > 0 THEN
+            RAISE NOTICE 'cancelled % pending alert deliveries of project "%"', cancelled, p_name;
+        END IF;
+    END IF;
+
+    SELECT p.name, p.owner_email, COALESCE(a.webhook, true), COALESCE(a.muted, false)
+      INTO project, owner_email_out, webhook_out, muted_out
+      FROM schemahost.project p
+      LEFT JOIN schemahost.alert_preference a ON a.project = p.name
+     WHERE p.name = p_name;
+END
+$$;
+
+-- The hint said "or NULL for none", which is right for create_project_schema
+-- but not for set_project_alerts (NULL keeps the address, '' removes it).
+CREATE OR REPLACE FUNCTION schemahost.check_owner_email(p_email text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$
+BEGIN
+    IF p_email IS NOT NULL
+       AND (octet_length(p_email) > 254
+            OR p_email !~ '^[^@[:space:][:cntrl:]<>(),;:"\\]+@[^@[:space:][:cntrl:]<>(),;:"\\]+$') THEN
+        RAISE EXCEPTION 'invalid owner email address'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The value %L is not a plain address like owner@example.com, at most 254 bytes.',
+                                  left(p_email, 300)),
+                  HINT = 'Give a single address without a display name.';
+    END IF;
+    RETURN p_email;
+END
+$$;
+
+-- Events for operators who are not superusers: schemahost.event is internal,
+-- so a member of schemahost_admin saw events only through LISTEN, never past
+-- ones.
+CREATE VIEW project_events AS
+SELECT e.id, e.event_id, e.project, e.kind, e.payload, e.occurred_at
+  FROM schemahost.event e;
+COMMENT ON VIEW project_events IS
+    'every project''s events (quota transitions, lifecycle, runtime limits), as long as retention keeps them';
+GRANT SELECT ON project_events TO schemahost_admin;

@@ -137,12 +137,13 @@ SELECT is(pg_temp.as_role('qacct', 'EXPLAIN ANALYZE CREATE TEMP TABLE tx AS SELE
           '42501 temporary tables are not available to project "qacct"',
           'EXPLAIN ANALYZE CREATE TEMP TABLE AS refused');
 -- REFRESH MATERIALIZED VIEW CONCURRENTLY works through a temporary table, so
--- it is refused too; a plain REFRESH works (docs/quotas.md).
+-- it is refused too, with a message that names it; a plain REFRESH works
+-- (docs/quotas.md).
 SELECT is(pg_temp.as_role('qacct', 'CREATE MATERIALIZED VIEW qacct.mvc AS SELECT 1 AS a'), 'ok',
           'a materialized view');
 SELECT is(pg_temp.as_role('qacct', 'CREATE UNIQUE INDEX ON qacct.mvc (a)'), 'ok', 'with a unique index');
 SELECT is(pg_temp.as_role('qacct', 'REFRESH MATERIALIZED VIEW CONCURRENTLY qacct.mvc'),
-          '42501 temporary tables are not available to project "qacct"',
+          '42501 REFRESH MATERIALIZED VIEW CONCURRENTLY is not available to project "qacct"',
           'REFRESH MATERIALIZED VIEW CONCURRENTLY refused');
 SELECT is(pg_temp.as_role('qacct', 'REFRESH MATERIALIZED VIEW qacct.mvc'), 'ok',
           'plain REFRESH MATERIALIZED VIEW allowed');

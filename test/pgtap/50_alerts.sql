@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION schemahost;
 SET LOCAL client_min_messages = warning;
-SELECT plan(80);
+SELECT plan(92);
 
 -- Projects are made directly in the registry: this file tests the alert
 -- machinery, not provisioning.
@@ -19,6 +19,18 @@ LANGUAGE sql AS $$
     INSERT INTO schemahost.event (project, kind, payload)
     VALUES (p, k, '{"used_bytes": 850000, "quota_bytes": 1000000, "percent": 85}'::jsonb || extra)
     RETURNING id
+$$;
+CREATE FUNCTION pg_temp.hint_of(q text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    h text;
+BEGIN
+    EXECUTE q;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
+    RETURN h;
+END
 $$;
 CREATE FUNCTION pg_temp.channels(ev bigint) RETURNS text[]
 LANGUAGE sql AS $$
@@ -89,6 +101,18 @@ SELECT throws_ok($$SELECT set_project_alerts('gamma', owner_email => 'x@y.z' || 
                  '22023', 'invalid owner email address', 'a header injection is refused');
 SELECT throws_ok($$SELECT set_project_alerts('gamma', owner_email => 'Gus <gus@example.com>')$$,
                  '22023', 'invalid owner email address', 'a display name is refused');
+SELECT is(pg_temp.hint_of($$SELECT set_project_alerts('gamma', owner_email => 'Gus <gus@example.com>')$$),
+          'Give a single address without a display name.',
+          'the hint does not offer NULL (set_project_alerts keeps the address on NULL)');
+-- Opting out of webhooks cancels the webhook deliveries still waiting, and
+-- only those.
+SELECT is(pg_temp.channels(pg_temp.emit('beta', 'quota_warning')), ARRAY['webhook'],
+          'beta (no email) gets a webhook delivery');
+SELECT is((SELECT webhook_out FROM set_project_alerts('beta', webhook => false)), false, 'beta opts out');
+SELECT is((SELECT array_agg(DISTINCT d.status || ': ' || d.last_error) FROM schemahost.delivery d
+             JOIN schemahost.event e ON e.id = d.event WHERE e.project = 'beta'),
+          ARRAY['cancelled: project opted out of webhooks'], 'its waiting webhook delivery is cancelled');
+SELECT is((SELECT webhook_out FROM set_project_alerts('beta', webhook => true)), true, 'beta opts in again');
 SELECT throws_ok($$SELECT set_project_alerts('nope', muted => true)$$,
                  '42704', 'project "nope" does not exist', 'an unknown project is an error');
 SELECT throws_ok($$SELECT set_project_alerts(NULL, muted => true)$$,
@@ -286,6 +310,31 @@ SELECT ok(has_function_privilege('schemahost_daemon', 'schemahost_delete_old_eve
 DELETE FROM schemahost.project WHERE name = 'gamma';
 SELECT is((SELECT count(*) FROM schemahost.alert_preference WHERE project = 'gamma'), 0::bigint,
           'preferences go with the project row');
+
+-- A purged project's last event follows the preferences it had (they are
+-- deleted with the project row, before that event is written).
+INSERT INTO schemahost.project (name, owner_email, storage_quota_bytes, max_connections)
+VALUES ('delta', 'dee@example.com', 1000000, 5), ('epsilon', 'eps@example.com', 1000000, 5);
+SELECT is((SELECT muted_out FROM set_project_alerts('delta', muted => true)), true, 'delta muted');
+SELECT is((SELECT webhook_out FROM set_project_alerts('epsilon', webhook => false)), false,
+          'epsilon opted out of webhooks');
+SELECT lives_ok($$SELECT schemahost.purge_project(p) FROM schemahost.project p
+                   WHERE p.name IN ('delta', 'epsilon')$$, 'both purged');
+SELECT is((SELECT count(*) FROM schemahost.delivery d JOIN schemahost.event e ON e.id = d.event
+            WHERE e.project = 'delta' AND e.kind = 'purged' AND d.status <> 'cancelled'), 0::bigint,
+          'a muted project gets no delivery for its purge');
+SELECT is((SELECT array_agg(d.channel ORDER BY d.channel) FROM schemahost.delivery d
+             JOIN schemahost.event e ON e.id = d.event
+            WHERE e.project = 'epsilon' AND e.kind = 'purged' AND d.status = 'pending'),
+          ARRAY['email'], 'an opted-out project gets only the email about its purge');
+
+-- Events for the operator role.
+SELECT is((SELECT count(*) FROM project_events), (SELECT count(*) FROM schemahost.event),
+          'project_events shows every event');
+SELECT ok(has_table_privilege('schemahost_admin', 'project_events', 'SELECT')
+          AND NOT has_table_privilege('public', 'project_events', 'SELECT')
+          AND NOT has_table_privilege('schemahost_daemon', 'project_events', 'SELECT'),
+          'the operator may read project_events; tenants and the daemon may not');
 
 SELECT * FROM finish();
 ROLLBACK;
