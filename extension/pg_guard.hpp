@@ -35,8 +35,28 @@ class PgException : public std::exception
     ErrorData *edata() const { return edata_; }
 
   private:
-    ErrorData *edata_; // palloc'd copy, owned by the memory context
+    ErrorData *edata_; // palloc'd copy in the (sub)transaction's context
 };
+
+namespace detail
+{
+
+// The error being handled, copied where it outlives the C++ unwinding up to
+// entry(): the memory context current at the call may not (~SpiSession's
+// SPI_finish() deletes SPI's, and entry() would then rethrow freed memory; a
+// tenant could crash the backend that way, found by audit). The current
+// (sub)transaction's context lives until the abort that follows the rethrow;
+// outside a transaction, TopMemoryContext. Leaves caller_cxt current.
+inline ErrorData *copy_error_for_rethrow(MemoryContext caller_cxt)
+{
+    MemoryContextSwitchTo(CurTransactionContext ? CurTransactionContext : TopMemoryContext);
+    ErrorData *edata = CopyErrorData();
+    MemoryContextSwitchTo(caller_cxt);
+    FlushErrorState();
+    return edata;
+}
+
+} // namespace detail
 
 template <typename F> auto pg_call(F &&fn) -> std::invoke_result_t<F &>
 {
@@ -54,9 +74,7 @@ template <typename F> auto pg_call(F &&fn) -> std::invoke_result_t<F &>
         }
         PG_CATCH();
         {
-            MemoryContextSwitchTo(caller_cxt);
-            edata = CopyErrorData();
-            FlushErrorState();
+            edata = detail::copy_error_for_rethrow(caller_cxt);
         }
         PG_END_TRY();
         if (edata)
@@ -69,9 +87,7 @@ template <typename F> auto pg_call(F &&fn) -> std::invoke_result_t<F &>
         }
         PG_CATCH();
         {
-            MemoryContextSwitchTo(caller_cxt);
-            edata = CopyErrorData();
-            FlushErrorState();
+            edata = detail::copy_error_for_rethrow(caller_cxt);
         }
         PG_END_TRY();
         if (edata)

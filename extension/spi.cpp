@@ -3,6 +3,7 @@
 #include "error.hpp"
 #include "pg_guard.hpp"
 
+#include <exception>
 #include <vector>
 
 namespace schemahost
@@ -49,7 +50,10 @@ SpiSession::SpiSession()
 
 SpiSession::~SpiSession()
 {
-    if (!connected_)
+    // Unwinding towards entry(), which raises an ERROR: the abort cleans up
+    // SPI (AtEOXact_SPI / AtEOSubXact_SPI), and SPI must not be used after
+    // an error (SPI_finish() would pop whatever level is on top).
+    if (!connected_ || std::uncaught_exceptions() > 0)
         return;
     // An error here would be followed by the transaction's abort, which
     // cleans up SPI anyway; a destructor must not throw.

@@ -11,8 +11,11 @@ SH_FUNCTION(schemahost_version)
     std::string sql_version;
     {
         schemahost::SpiSession spi;
-        spi.exec("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'schemahost'", {},
-                 true, 1);
+        // Every name qualified, the operator too: a caller's search_path
+        // may put its own "=" ahead of pg_catalog's.
+        spi.exec("SELECT extversion FROM pg_catalog.pg_extension "
+                 "WHERE extname OPERATOR(pg_catalog.=) 'schemahost'",
+                 {}, true, 1);
         if (spi.rows() == 0)
             throw schemahost::Error("55000",
                                     "extension \"schemahost\" is not installed in this database")

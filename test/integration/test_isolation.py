@@ -269,6 +269,30 @@ class IsolationTest(TenantCase):
             except psycopg2.Error:
                 pass  # blocked for tenants by the enforcement hooks or the database ACL
 
+    def test_cannot_shadow_the_version_lookup(self):
+        # schemahost_version() (PUBLIC) reads pg_extension through SPI. A
+        # tenant's own "=" for name ahead of pg_catalog's, failing with a 40 MB
+        # message, crashed the backend there (the server restarted): the lookup
+        # used the tenant's operator, and the error was rethrown from memory
+        # SPI_finish() had freed. Now the operator is qualified and the error
+        # kept where it outlives the unwinding.
+        with self.conn.cursor() as cur:
+            cur.execute("CREATE FUNCTION alpha.huge_error(name, name) RETURNS boolean LANGUAGE sql AS "
+                        "$$SELECT pg_catalog.repeat('x', 40000000)::int4 > 0$$")
+            cur.execute("CREATE OPERATOR alpha.= (LEFTARG = name, RIGHTARG = name, FUNCTION = alpha.huge_error)")
+        self.addCleanup(self.one, "DROP FUNCTION alpha.huge_error(name, name) CASCADE")
+        started = self.one("SELECT pg_postmaster_start_time()", conn=self.admin)
+        for conn in (self.conn, self.admin):
+            with conn.cursor() as cur:
+                cur.execute("SET search_path = alpha, pg_catalog, public")
+                try:
+                    cur.execute("SELECT library_version, sql_version FROM public.schemahost_version()")
+                    library, sql = cur.fetchone()
+                finally:
+                    cur.execute("RESET search_path")
+            self.assertEqual(library, sql)
+        self.assertEqual(self.one("SELECT pg_postmaster_start_time()", conn=self.admin), started)
+
     def test_catalog_shows_names_but_no_data(self):
         # Documented in docs/isolation.md: names are visible, contents are not.
         self.assertEqual(self.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'beta'"), 1)
