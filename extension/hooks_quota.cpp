@@ -45,6 +45,7 @@ extern "C" {
 #include "utils/relcache.h"
 }
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -80,12 +81,24 @@ Error over_error(const ProjectSnapshot &p, const std::string &more = std::string
 
 [[noreturn]] void raise_over(const ProjectSnapshot &p)
 {
-    throw over_error(p).hint(
-        "Free space with TRUNCATE or DROP (DELETE and then VACUUM rarely shrinks a table's "
-        "files), or ask the operator for a larger quota. Writes resume by themselves once "
-        "usage is below " +
-        std::to_string(guc::release_percent) + "% of the quota.");
+    char hint[kOverHintMax];
+    format_over_hint(hint, sizeof hint);
+    throw over_error(p).hint(hint);
 }
+
+} // namespace
+
+void format_over_hint(char *buf, std::size_t size) noexcept
+{
+    std::snprintf(buf, size,
+                  "Free space with TRUNCATE or DROP (DELETE and then VACUUM rarely shrinks a "
+                  "table's files), or ask the operator for a larger quota. Writes resume by "
+                  "themselves once usage is below %d%% of the quota.",
+                  guc::release_percent);
+}
+
+namespace
+{
 
 // The project of the role running the statement (the current user, else the
 // session user: SET ROLE or a SECURITY DEFINER function does not escape it).

@@ -39,6 +39,7 @@ void _PG_init(void)
         if (loaded_by_preload) {
             schemahost::shmem::install();
             schemahost::quota::install_hooks();
+            schemahost::quota::install_cancel_message();
         }
     });
 }

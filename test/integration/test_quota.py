@@ -318,12 +318,19 @@ class QuotaTest(harness.ClusterTestCase):
         project over."""
         stop = self.refresher()
         try:
-            with self.assertRaises(error):
+            with self.assertRaises(error) as cm:
                 execute(conn, sql)
         finally:
             stop()
         self.assertEqual(one(self.admin, "SELECT state FROM project_usage WHERE name = %s", (project,)),
                          "over")
+        if isinstance(cm.exception, psycopg2.errors.QueryCanceled):
+            # The cancel says why (cancel_message.cpp), not "due to user request".
+            diag = cm.exception.diag
+            self.assertEqual(diag.message_primary,
+                             f'canceling statement because project "{project}" is over its storage quota')
+            self.assertIn("rolled back", diag.message_detail)
+            self.assertIn("TRUNCATE or DROP", diag.message_hint)
 
     def small_project_with_table(self, name):
         """A project with a 2 MB quota and an empty table t; returns the

@@ -1,0 +1,98 @@
+// Says why a statement of an over project was cancelled.
+//
+// The refresh that finds a project over cancels the project's sessions that
+// hold an open write (pg_cancel_backend() in _quota_apply: the overshoot
+// bound of docs/quotas.md). PostgreSQL reports that as "canceling statement
+// due to user request", and the owner cannot tell that the storage quota did
+// it. emit_log_hook rewrites exactly that report, in the cancelled backend,
+// when the project of its role is over: SQLSTATE 57014 stays (clients treat
+// it as a cancel), message, detail and hint say what happened and what to do.
+// A cancel the user asked for while the project is over reads the same; the
+// project is over then, so the text is still true.
+//
+// This runs inside error reporting, where another ereport would recurse and
+// no C++ exception may start: no C++ object, nothing that can throw, only a
+// shared-memory lookup (a shared LWLock) and allocations in ErrorContext that
+// may fail, in which case the report is left as PostgreSQL made it.
+#include "quota.hpp"
+
+#include "shmem_quota.hpp"
+
+extern "C" {
+#include "storage/proc.h"
+}
+
+#include <cstdio>
+#include <cstring>
+
+namespace schemahost::quota
+{
+
+namespace
+{
+
+emit_log_hook_type prev_emit_log_hook = nullptr;
+
+// The text of PostgreSQL's own report (its msgid, not translated).
+constexpr const char *kUserCancel = "canceling statement due to user request";
+
+char *error_text(const char *s)
+{
+    size_t n = std::strlen(s) + 1;
+    char *copy =
+        static_cast<char *>(MemoryContextAllocExtended(ErrorContext, n, MCXT_ALLOC_NO_OOM));
+    if (copy)
+        std::memcpy(copy, s, n);
+    return copy;
+}
+
+void explain_quota_cancel(ErrorData *edata)
+{
+    if (edata->elevel != ERROR || edata->sqlerrcode != ERRCODE_QUERY_CANCELED ||
+        !edata->message_id || std::strcmp(edata->message_id, kUserCancel) != 0)
+        return;
+    if (!MyProc || !OidIsValid(MyDatabaseId))
+        return;
+    shmem::ProjectSnapshot p;
+    Oid current = GetUserId();
+    Oid session = GetSessionUserId();
+    bool found = shmem::lookup_role(current, &p, false) ||
+                 (session != current && shmem::lookup_role(session, &p, false));
+    if (!found || p.state != shmem::kOver)
+        return;
+
+    char message[NAMEDATALEN + 96];
+    char detail[160];
+    char hint[kOverHintMax];
+    std::snprintf(message, sizeof message,
+                  "canceling statement because project \"%s\" is over its storage quota", p.name);
+    std::snprintf(detail, sizeof detail,
+                  "The statement was writing when the project went over its quota; its changes "
+                  "are rolled back.");
+    format_over_hint(hint, sizeof hint);
+    char *m = error_text(message);
+    char *d = error_text(detail);
+    char *h = error_text(hint);
+    if (!m || !d || !h)
+        return; // out of memory: PostgreSQL's own report
+    edata->message = m;
+    edata->detail = d;
+    edata->hint = h;
+}
+
+void emit_log(ErrorData *edata)
+{
+    explain_quota_cancel(edata);
+    if (prev_emit_log_hook)
+        prev_emit_log_hook(edata);
+}
+
+} // namespace
+
+void install_cancel_message()
+{
+    prev_emit_log_hook = emit_log_hook;
+    emit_log_hook = emit_log;
+}
+
+} // namespace schemahost::quota
