@@ -5,10 +5,14 @@
 // bound of docs/quotas.md). PostgreSQL reports that as "canceling statement
 // due to user request", and the owner cannot tell that the storage quota did
 // it. emit_log_hook rewrites exactly that report, in the cancelled backend,
-// when the project of its role is over: SQLSTATE 57014 stays (clients treat
-// it as a cancel), message, detail and hint say what happened and what to do.
-// A cancel the user asked for while the project is over reads the same; the
-// project is over then, so the text is still true.
+// when it is one the refresh would cancel: its login role's project is over
+// and it holds a transaction ID (an open write; pg_stat_activity's usesysid
+// and backend_xid, which is how _quota_apply picks them). SQLSTATE 57014
+// stays (clients treat it as a cancel); message, detail and hint say what
+// happened and what to do. A cancel the user asks for in such a session reads
+// the same, and is just as true of it. Limits: PostgreSQL calls the hook only
+// for reports it logs (log_min_messages at ERROR or below, the default), and a
+// PL/pgSQL handler that catches query_canceled sees the original text.
 //
 // This runs inside error reporting, where another ereport would recurse and
 // no C++ exception may start: no C++ object, nothing that can throw, only a
@@ -19,6 +23,7 @@
 #include "shmem_quota.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "storage/proc.h"
 }
 
@@ -51,14 +56,10 @@ void explain_quota_cancel(ErrorData *edata)
     if (edata->elevel != ERROR || edata->sqlerrcode != ERRCODE_QUERY_CANCELED ||
         !edata->message_id || std::strcmp(edata->message_id, kUserCancel) != 0)
         return;
-    if (!MyProc || !OidIsValid(MyDatabaseId))
+    if (!MyProc || !OidIsValid(MyDatabaseId) || !TransactionIdIsValid(GetTopTransactionIdIfAny()))
         return;
     shmem::ProjectSnapshot p;
-    Oid current = GetUserId();
-    Oid session = GetSessionUserId();
-    bool found = shmem::lookup_role(current, &p, false) ||
-                 (session != current && shmem::lookup_role(session, &p, false));
-    if (!found || p.state != shmem::kOver)
+    if (!shmem::lookup_role(GetSessionUserId(), &p, false) || p.state != shmem::kOver)
         return;
 
     char message[NAMEDATALEN + 96];

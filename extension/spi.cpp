@@ -46,14 +46,16 @@ SpiSession::SpiSession()
     if (rc != SPI_OK_CONNECT)
         throw Error("XX000", "SPI_connect failed");
     connected_ = true;
+    unwinding_at_start_ = std::uncaught_exceptions();
 }
 
 SpiSession::~SpiSession()
 {
     // Unwinding towards entry(), which raises an ERROR: the abort cleans up
     // SPI (AtEOXact_SPI / AtEOSubXact_SPI), and SPI must not be used after
-    // an error (SPI_finish() would pop whatever level is on top).
-    if (!connected_ || std::uncaught_exceptions() > 0)
+    // an error (SPI_finish() would pop whatever level is on top). Only an
+    // exception thrown since this session connected counts.
+    if (!connected_ || std::uncaught_exceptions() > unwinding_at_start_)
         return;
     // An error here would be followed by the transaction's abort, which
     // cleans up SPI anyway; a destructor must not throw.

@@ -48,6 +48,7 @@ class SpiSession
   private:
     Datum datum(uint64 row, int col, bool *isnull) const;
     bool connected_ = false;
+    int unwinding_at_start_ = 0; // std::uncaught_exceptions() when connected
 };
 
 } // namespace schemahost

@@ -312,6 +312,34 @@ class QuotaTest(harness.ClusterTestCase):
         self.assert_stopped_when_over(t, "q_long", f"INSERT INTO t SELECT g, {SLOW_ROW} "
                                                    f"FROM generate_series(1, 20000) g {SLOWLY}")
 
+    def test_a_read_cancelled_while_over_keeps_its_own_message(self):
+        # The quota's wording is for sessions the refresh cancels (an open
+        # write); a read of an over project that someone cancels is PostgreSQL's
+        # own "due to user request".
+        t = self.make_project("q_readcancel", rows=10)
+        self.addCleanup(execute, self.admin, "SELECT drop_project_schema('q_readcancel', purge => true)")
+        self.addCleanup(t.close)
+        self.make_over("q_readcancel")
+        pid = one(t, "SELECT pg_backend_pid()")
+
+        def cancel_when_sleeping():
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if one(self.admin, "SELECT coalesce(bool_or(pg_cancel_backend(pid)), false) "
+                                   "FROM pg_stat_activity WHERE pid = %s AND wait_event = 'PgSleep'",
+                       (pid,)):
+                    return
+                time.sleep(0.05)
+
+        canceller = threading.Thread(target=cancel_when_sleeping)
+        canceller.start()
+        try:
+            with self.assertRaises(psycopg2.errors.QueryCanceled) as cm:
+                execute(t, "SELECT pg_sleep(10)")
+        finally:
+            canceller.join()
+        self.assertEqual(cm.exception.diag.message_primary, "canceling statement due to user request")
+
     def assert_stopped_when_over(self, conn, project, sql, error=psycopg2.errors.QueryCanceled):
         """Runs sql, a long write, while refreshes run every 0.3 s: the refresh
         that finds the project over must end it (raising error) and leave the
