@@ -236,7 +236,7 @@ DECLARE
 BEGIN
     -- One refresh at a time per database: two would write the same
     -- transition twice.
-    PERFORM pg_catalog.pg_advisory_xact_lock(5346281, 30);
+    PERFORM schemahost.take_xact_lock(5346281, 30);
     -- Always taken (it clears the written flags, also before a full
     -- refresh). NULL: no preload, or shared memory not filled since the
     -- server started: only a full refresh is complete then.
@@ -421,3 +421,178 @@ SELECT e.id, e.event_id, e.project, e.kind, e.payload, e.occurred_at
 COMMENT ON VIEW project_events IS
     'every project''s events (quota transitions, lifecycle, runtime limits), as long as retention keeps them';
 GRANT SELECT ON project_events TO schemahost_admin;
+
+-- ---------------------------------------------------------------------------
+-- Tenants holding schemahost's advisory locks (found by a security audit).
+-- Advisory locks are open to every role: a tenant that took the keys of the
+-- functions below and stayed connected stopped usage refreshes (a project
+-- over its quota stayed "ok"), runtime limits, the daemon (which went to
+-- standby behind the tenant's session) and every lifecycle call, for the
+-- whole database. No role but an operator (schemahost_admin) or the daemon
+-- (schemahost_daemon) has a reason to hold them: a session of any other role
+-- found holding one is ended, and only the others are waited for.
+
+-- Ends the sessions of other roles that hold the advisory lock with these
+-- pg_locks keys in this database; returns how many it ended.
+CREATE FUNCTION schemahost.end_unprivileged_lock_holders(p_classid oid, p_objid oid,
+                                                         p_objsubid integer)
+    RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$
+    SELECT count(*) FILTER (WHERE t.ended)::integer
+      FROM (SELECT pg_catalog.pg_terminate_backend(l.pid, 5000) AS ended
+              FROM pg_catalog.pg_locks l
+              JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'advisory' AND l.granted
+               AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                  WHERE d.datname = pg_catalog.current_database())
+               AND l.classid = p_classid AND l.objid = p_objid AND l.objsubid = p_objsubid
+               AND l.pid <> pg_catalog.pg_backend_pid()
+               AND NOT pg_catalog.pg_has_role(a.usesysid, 'schemahost_admin', 'MEMBER')
+               AND NOT pg_catalog.pg_has_role(a.usesysid, 'schemahost_daemon', 'MEMBER')) t
+$$;
+REVOKE ALL ON FUNCTION schemahost.end_unprivileged_lock_holders(oid, oid, integer) FROM PUBLIC;
+
+-- The transaction-level advisory lock (k1, k2): ends the sessions of other
+-- roles that hold it (a few rounds, in case they take it again), then waits
+-- for an operator's or the daemon's.
+CREATE FUNCTION schemahost.take_xact_lock(k1 integer, k2 integer)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$
+BEGIN
+    FOR i IN 1 .. 10 LOOP
+        IF pg_catalog.pg_try_advisory_xact_lock(k1, k2) THEN
+            RETURN;
+        END IF;
+        EXIT WHEN schemahost.end_unprivileged_lock_holders(k1::oid, k2::oid, 2) = 0;
+    END LOOP;
+    PERFORM pg_catalog.pg_advisory_xact_lock(k1, k2);
+END
+$$;
+REVOKE ALL ON FUNCTION schemahost.take_xact_lock(integer, integer) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION schemahost.lock_project_name(p_name text) RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$ SELECT schemahost.take_xact_lock(pg_catalog.hashtext('schemahost.project'),
+                                           pg_catalog.hashtext(p_name)) $$;
+
+-- 0.1.0 used the one-bigint form of the key; the two-integer form is the one
+-- take_xact_lock() knows.
+CREATE OR REPLACE FUNCTION schemahost.lock_database_acl() RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$ SELECT schemahost.take_xact_lock(pg_catalog.hashtext('schemahost.database_acl'), 0) $$;
+
+-- A session that is no daemon holding the active-daemon lock is ended, and
+-- the lock tried once more.
+CREATE OR REPLACE FUNCTION schemahost_daemon_try_lock() RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$
+BEGIN
+    IF pg_catalog.pg_try_advisory_lock(5346281, 4000) THEN
+        RETURN true;
+    END IF;
+    IF schemahost.end_unprivileged_lock_holders(5346281, 4000, 2) > 0 THEN
+        RETURN pg_catalog.pg_try_advisory_lock(5346281, 4000);
+    END IF;
+    RETURN false;
+END
+$$;
+
+-- Unchanged from 0.1.0 but for its lock, taken through take_xact_lock().
+CREATE OR REPLACE FUNCTION schemahost_enforce_runtime_limits()
+    RETURNS TABLE (project text, pid integer, action text, limit_ms bigint, duration_ms bigint,
+                   reason text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_stmt_default interval := schemahost.runtime_limit_default('schemahost.default_statement_timeout', interval '5 min');
+    v_idle_default interval := schemahost.runtime_limit_default('schemahost.default_idle_in_transaction_timeout', interval '1 min');
+    v_now timestamptz := pg_catalog.clock_timestamp();
+    r record;
+    v_payload jsonb;
+BEGIN
+    -- One enforcer at a time per database (an operator may call it too).
+    PERFORM schemahost.take_xact_lock(5346281, 40);
+    FOR r IN
+        WITH s AS (
+            SELECT p.name, p.state AS project_state, a.pid, a.backend_start,
+                   a.state IN ('active', 'fastpath function call') AS running,
+                   a.state, a.query_start, a.state_change,
+                   p.statement_timeout, p.idle_in_transaction_timeout
+              FROM pg_catalog.pg_stat_activity a
+              JOIN schemahost.project p ON p.role_oid = a.usesysid
+             WHERE a.backend_type = 'client backend'
+               AND a.pid <> pg_catalog.pg_backend_pid()
+        ),
+        c AS (
+            -- A project that is not active may have no session at all.
+            SELECT s.name, s.pid, s.backend_start, 'terminate' AS action,
+                   'project_' || s.project_state AS reason,
+                   s.backend_start AS since, NULL::interval AS lim
+              FROM s
+             WHERE s.project_state IN ('suspended', 'dropped')
+            UNION ALL
+            SELECT s.name, s.pid, s.backend_start,
+                   CASE WHEN s.running THEN 'cancel' ELSE 'terminate' END,
+                   CASE WHEN s.running THEN 'statement_timeout' ELSE 'idle_in_transaction_timeout' END,
+                   CASE WHEN s.running THEN s.query_start ELSE s.state_change END,
+                   CASE WHEN s.running THEN coalesce(s.statement_timeout, v_stmt_default)
+                        ELSE coalesce(s.idle_in_transaction_timeout, v_idle_default) END
+              FROM s
+             WHERE s.project_state = 'active'
+               AND s.state IN ('active', 'fastpath function call',
+                               'idle in transaction', 'idle in transaction (aborted)')
+        )
+        SELECT c.*, v_now - c.since AS dur FROM c
+         WHERE c.lim IS NULL
+            OR (c.lim > interval '0' AND c.since IS NOT NULL AND v_now - c.since > c.lim)
+         ORDER BY c.name, c.pid
+    LOOP
+        IF r.lim IS NULL THEN
+            -- Read again (a new snapshot): a project resumed or restored since
+            -- the sessions were listed keeps the sessions opened after that.
+            CONTINUE WHEN NOT EXISTS (
+                SELECT 1 FROM schemahost.project p
+                 WHERE p.name = r.name AND 'project_' || p.state = r.reason);
+            PERFORM pg_catalog.pg_terminate_backend(r.pid);
+        ELSIF r.action = 'cancel' THEN
+            PERFORM pg_catalog.pg_cancel_backend(r.pid);
+        ELSE
+            PERFORM pg_catalog.pg_terminate_backend(r.pid);
+        END IF;
+        CONTINUE WHEN EXISTS (
+            SELECT 1 FROM schemahost.event e
+             WHERE e.project = r.name AND e.kind = 'runtime_limit'
+               AND e.payload->>'pid' = r.pid::text
+               AND e.payload->>'since' = pg_catalog.to_jsonb(r.since) #>> '{}'
+               AND e.payload->>'action' = r.action
+               AND e.payload->>'reason' = r.reason);
+        -- No query text: it is tenant data. No limit for suspended/dropped.
+        v_payload := jsonb_strip_nulls(jsonb_build_object(
+            'pid', r.pid,
+            'action', r.action,
+            'reason', r.reason,
+            'limit', r.lim::text,
+            'limit_ms', (extract(epoch FROM r.lim) * 1000)::bigint,
+            'duration_ms', (extract(epoch FROM r.dur) * 1000)::bigint,
+            'since', r.since,
+            'backend_start', r.backend_start));
+        PERFORM schemahost.write_event(r.name, 'runtime_limit', v_payload);
+        project := r.name;
+        pid := r.pid;
+        action := r.action;
+        limit_ms := (v_payload->>'limit_ms')::bigint;
+        duration_ms := (v_payload->>'duration_ms')::bigint;
+        reason := r.reason;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;

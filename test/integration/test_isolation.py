@@ -293,6 +293,56 @@ class IsolationTest(TenantCase):
             self.assertEqual(library, sql)
         self.assertEqual(self.one("SELECT pg_postmaster_start_time()", conn=self.admin), started)
 
+    def test_cannot_hold_schemahost_locks(self):
+        # Advisory locks are open to every role. A tenant that took the keys
+        # of the refresh, the runtime-limit enforcer, the active daemon or a
+        # project's lifecycle and stayed connected stopped them for the whole
+        # database (security audit). Its session is ended when one of them
+        # needs the lock; an operator holding one is waited for.
+        keys = {
+            "refresh": "SELECT pg_advisory_lock(5346281, 30)",
+            "enforcer": "SELECT pg_advisory_lock(5346281, 40)",
+            "daemon": "SELECT pg_advisory_lock(5346281, 4000)",
+            "beta's name": "SELECT pg_advisory_lock(hashtext('schemahost.project'), hashtext('beta'))",
+            "database ACL": "SELECT pg_advisory_lock(hashtext('schemahost.database_acl'), 0)",
+        }
+        calls = {
+            "refresh": "SELECT count(*) FROM schemahost_refresh_usage()",
+            "enforcer": "SELECT count(*) FROM schemahost_enforce_runtime_limits()",
+            "daemon": "SELECT schemahost_daemon_try_lock()",
+            "beta's name": "SELECT * FROM set_project_quota('beta', '200 MB')",
+            "database ACL": "SELECT * FROM create_project_schema('gamma_locked')",
+        }
+        self.addCleanup(lambda: self.one("SELECT drop_project_schema('gamma_locked', purge => true) "
+                                         "FROM projects WHERE name = 'gamma_locked'", conn=self.admin))
+        for what, sql in keys.items():
+            with self.subTest(lock=what):
+                holder = self.tenant(self.alpha)
+                self.one(sql, conn=holder)
+                op = admin_connect(self.cluster)
+                try:
+                    self.one("SET lock_timeout = '20s'", conn=op)
+                    self.one(calls[what], conn=op)
+                    if what == "daemon":
+                        self.one("SELECT pg_advisory_unlock_all()", conn=op)
+                finally:
+                    op.close()
+                with self.assertRaises(psycopg2.OperationalError):
+                    self.one("SELECT 1", conn=holder)
+                holder.close()
+        # An operator's session holding the refresh lock is waited for, not ended.
+        op_holder = admin_connect(self.cluster)
+        op = admin_connect(self.cluster)
+        try:
+            self.one("SELECT pg_advisory_lock(5346281, 30)", conn=op_holder)
+            self.one("SET lock_timeout = '300ms'", conn=op)
+            with self.assertRaises(psycopg2.errors.LockNotAvailable):
+                self.one("SELECT count(*) FROM schemahost_refresh_usage()", conn=op)
+            self.assertEqual(self.one("SELECT 1", conn=op_holder), 1)
+        finally:
+            op.close()
+            op_holder.close()
+
     def test_catalog_shows_names_but_no_data(self):
         # Documented in docs/isolation.md: names are visible, contents are not.
         self.assertEqual(self.one("SELECT count(*) FROM pg_namespace WHERE nspname = 'beta'"), 1)
