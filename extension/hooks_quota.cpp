@@ -265,6 +265,22 @@ void on_truncate(Oid relid)
               "') issues a new password. Use SET for the settings of a session.");
 }
 
+// Roles are cluster-wide: a project's role connected to another database
+// (template1 and postgres grant CONNECT to PUBLIC by default) is refused
+// there too (found by a security audit: it changed its own password there).
+void refuse_role_change_anywhere(const ProjectSnapshot *tenant)
+{
+    if (tenant)
+        refuse_role_change(*tenant);
+    ProjectSnapshot p;
+    Oid current = pg_call([] { return GetUserId(); });
+    Oid session = pg_call([] { return GetSessionUserId(); });
+    if (pg_call([&] { return shmem::lookup_role_any_database(current, &p); }) ||
+        (session != current &&
+         pg_call([&] { return shmem::lookup_role_any_database(session, &p); })))
+        refuse_role_change(p);
+}
+
 bool alter_table_grows(const AlterTableStmt *s)
 {
     for (int i = 0; i < list_length(s->cmds); i++) {
@@ -398,12 +414,11 @@ void check_statement(Node *stmt, const ProjectSnapshot *tenant)
     }
     case T_AlterRoleStmt:    // ALTER ROLE ... PASSWORD / VALID UNTIL / CONNECTION LIMIT ...
     case T_AlterRoleSetStmt: // ALTER ROLE ... [IN DATABASE ...] SET / RESET
-        if (tenant)
-            refuse_role_change(*tenant);
+        refuse_role_change_anywhere(tenant);
         break;
     case T_RenameStmt:
-        if (tenant && reinterpret_cast<RenameStmt *>(stmt)->renameType == OBJECT_ROLE)
-            refuse_role_change(*tenant);
+        if (reinterpret_cast<RenameStmt *>(stmt)->renameType == OBJECT_ROLE)
+            refuse_role_change_anywhere(tenant);
         break;
     case T_ReindexStmt: {
         ReindexStmt *s = reinterpret_cast<ReindexStmt *>(stmt);

@@ -659,6 +659,27 @@ bool lookup_role(Oid role, ProjectSnapshot *out, bool mark_written)
     return finish_lookup(e, out, mark_written);
 }
 
+bool lookup_role_any_database(Oid role, ProjectSnapshot *out)
+{
+    if (!ready() || !OidIsValid(role))
+        return false;
+    LWLockAcquire(header->lock, LW_SHARED);
+    HASH_SEQ_STATUS it;
+    hash_seq_init(&it, by_role);
+    NspEntry *e = nullptr;
+    for (RoleEntry *r; (r = static_cast<RoleEntry *>(hash_seq_search(&it))) != nullptr;) {
+        if (r->key.oid != role)
+            continue;
+        Key k = make_key(r->key.db, r->nsp);
+        e = static_cast<NspEntry *>(hash_search(by_nsp, &k, HASH_FIND, nullptr));
+        if (e) {
+            hash_seq_term(&it);
+            break;
+        }
+    }
+    return finish_lookup(e, out, false);
+}
+
 int publish(const ProjectUpdate *updates, int n, bool complete)
 {
     if (!ready())

@@ -55,6 +55,11 @@ bool ready();
 bool lookup_namespace(Oid nsp, ProjectSnapshot *out, bool mark_written);
 bool lookup_role(Oid role, ProjectSnapshot *out, bool mark_written);
 
+// Whether role is a project's role in any database (roles are cluster-wide,
+// projects per database): a scan of the role table, for the rare statements
+// that change a role. out gets that project.
+bool lookup_role_any_database(Oid role, ProjectSnapshot *out);
+
 // Transactions: publish(), forget() and take_dirty() change shared memory at
 // once (the current transaction sees the change) and are undone if the
 // transaction or subtransaction that made them aborts, unless another backend

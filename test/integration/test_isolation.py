@@ -188,6 +188,24 @@ class IsolationTest(TenantCase):
         self.denied("ALTER ROLE alpha RENAME TO a2", "42501")
         self.assertEqual(self.one("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'alpha'"), 10)
 
+    def test_cannot_change_its_role_from_another_database(self):
+        # Roles are cluster-wide and template1 grants CONNECT to PUBLIC by
+        # default (schemahost_check() reports it): from there the tenant
+        # changed its own password and settings (security audit).
+        other = psycopg2.connect(self.alpha["connection_uri"], dbname="template1")
+        other.autocommit = True
+        self.addCleanup(other.close)
+        for sql in ["ALTER ROLE CURRENT_USER PASSWORD 'mine-now'",
+                    "ALTER ROLE alpha SET search_path = public, alpha",
+                    "ALTER ROLE alpha IN DATABASE postgres SET work_mem = '1GB'",
+                    "ALTER ROLE alpha RENAME TO a2"]:
+            self.denied(sql, conn=other)
+        self.assertEqual(self.one("SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r "
+                                  "ON r.oid = s.setrole WHERE r.rolname = 'alpha' AND s.setdatabase <> 0",
+                                  conn=self.admin), 0)
+        # The URI's password still works.
+        self.assertEqual(self.one("SELECT current_user", conn=self.tenant(self.alpha)), "alpha")
+
     def test_cannot_drop_rename_or_reown_its_schema(self):
         for sql in ["DROP SCHEMA alpha", "DROP SCHEMA alpha CASCADE", "ALTER SCHEMA alpha RENAME TO other",
                     "ALTER SCHEMA alpha OWNER TO alpha"]:
