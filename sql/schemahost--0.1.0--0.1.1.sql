@@ -596,3 +596,26 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- ---------------------------------------------------------------------------
+-- LISTEN needs no privilege, so every tenant hears schemahost_events (found by
+-- a security audit): the 'purged' event's owner_email, readable only by
+-- schemahost_admin in the outbox, was in the notification. It is left out
+-- there; the event in project_events keeps it. (Usage numbers stay: relation
+-- sizes are visible to every role anyway, docs/isolation.md.)
+CREATE OR REPLACE FUNCTION schemahost.event_notification(e schemahost.event)
+    RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    doc jsonb := jsonb_build_object(
+        'id', e.id, 'event_id', e.event_id, 'project', e.project, 'kind', e.kind,
+        'payload', e.payload - 'owner_email', 'occurred_at', e.occurred_at);
+BEGIN
+    IF octet_length(doc::text) > 7900 THEN
+        doc := doc - 'payload' || jsonb_build_object('payload_truncated', true);
+    END IF;
+    RETURN doc::text;
+END
+$$;

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION schemahost;
 SET LOCAL client_min_messages = warning;
-SELECT plan(92);
+SELECT plan(93);
 
 -- Projects are made directly in the registry: this file tests the alert
 -- machinery, not provisioning.
@@ -327,6 +327,12 @@ SELECT is((SELECT array_agg(d.channel ORDER BY d.channel) FROM schemahost.delive
              JOIN schemahost.event e ON e.id = d.event
             WHERE e.project = 'epsilon' AND e.kind = 'purged' AND d.status = 'pending'),
           ARRAY['email'], 'an opted-out project gets only the email about its purge');
+
+-- The notification leaves the owner's address out (every role may LISTEN).
+SELECT ok(NOT (schemahost.event_notification(e)::jsonb -> 'payload') ? 'owner_email'
+          AND e.payload ? 'owner_email',
+          'a purged event keeps owner_email in the outbox, not in its notification')
+  FROM schemahost.event e WHERE e.project = 'epsilon' AND e.kind = 'purged';
 
 -- Events for the operator role.
 SELECT is((SELECT count(*) FROM project_events), (SELECT count(*) FROM schemahost.event),
