@@ -619,3 +619,50 @@ BEGIN
     RETURN doc::text;
 END
 $$;
+
+-- The purge of expired projects skipped a project whose name lock was held,
+-- and a tenant could hold it for ever; it now ends such a session first, as
+-- take_xact_lock() does. Unchanged from 0.1.0 otherwise.
+CREATE OR REPLACE FUNCTION schemahost_purge_expired() RETURNS SETOF text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_name text;
+    v schemahost.project;
+    v_msg text;
+    v_detail text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM schemahost.project p
+                   WHERE p.state = 'dropped' AND p.purge_after <= now()) THEN
+        RETURN;
+    END IF;
+    PERFORM schemahost.lock_database_acl();
+    FOR v_name IN SELECT p.name FROM schemahost.project p
+                  WHERE p.state = 'dropped' AND p.purge_after <= now()
+                  ORDER BY p.purge_after, p.name LOOP
+        BEGIN
+            -- Someone else is working on it: it is retried next pass. (0.1.1:
+            -- unless that someone is a session of an unprivileged role, which
+            -- is ended.)
+            CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(
+                    pg_catalog.hashtext('schemahost.project'), pg_catalog.hashtext(v_name))
+                AND NOT (schemahost.end_unprivileged_lock_holders(
+                             pg_catalog.hashtext('schemahost.project')::oid,
+                             pg_catalog.hashtext(v_name)::oid, 2) > 0
+                         AND pg_catalog.pg_try_advisory_xact_lock(
+                             pg_catalog.hashtext('schemahost.project'), pg_catalog.hashtext(v_name)));
+            SELECT * INTO v FROM schemahost.project p WHERE p.name = v_name FOR UPDATE;
+            CONTINUE WHEN NOT FOUND OR v.state <> 'dropped' OR v.purge_after > now();
+            PERFORM schemahost.purge_project(v);
+            RETURN NEXT v_name;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+            RAISE WARNING 'could not purge project "%": %', v_name, v_msg
+                USING DETAIL = coalesce(v_detail, ''),
+                      HINT = format('Fix the cause, or restore_project(%L).', v_name);
+        END;
+    END LOOP;
+END
+$$;

@@ -348,6 +348,17 @@ class IsolationTest(TenantCase):
                 with self.assertRaises(psycopg2.OperationalError):
                     self.one("SELECT 1", conn=holder)
                 holder.close()
+        # The purge of an expired project whose name lock a tenant holds.
+        self.one("SELECT create_project_schema('doomed')", conn=self.admin)
+        self.one("SELECT drop_project_schema('doomed')", conn=self.admin)
+        self.one("UPDATE schemahost.project SET purge_after = now() - interval '1 second' "
+                 "WHERE name = 'doomed'", conn=self.admin)
+        holder = self.tenant(self.alpha)
+        self.one("SELECT pg_advisory_lock(hashtext('schemahost.project'), hashtext('doomed'))", conn=holder)
+        self.assertEqual(self.one("SELECT * FROM schemahost_purge_expired()", conn=self.admin), "doomed")
+        with self.assertRaises(psycopg2.OperationalError):
+            self.one("SELECT 1", conn=holder)
+        holder.close()
         # An operator's session holding the refresh lock is waited for, not ended.
         op_holder = admin_connect(self.cluster)
         op = admin_connect(self.cluster)
