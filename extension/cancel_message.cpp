@@ -63,16 +63,13 @@ void explain_quota_cancel(ErrorData *edata)
         return;
 
     char message[NAMEDATALEN + 96];
-    char detail[160];
     char hint[kOverHintMax];
     std::snprintf(message, sizeof message,
                   "canceling statement because project \"%s\" is over its storage quota", p.name);
-    std::snprintf(detail, sizeof detail,
-                  "The statement was writing when the project went over its quota; its changes "
-                  "are rolled back.");
     format_over_hint(hint, sizeof hint);
     char *m = error_text(message);
-    char *d = error_text(detail);
+    char *d = error_text("The statement was writing when the project went over its quota; its "
+                         "changes are rolled back.");
     char *h = error_text(hint);
     if (!m || !d || !h)
         return; // out of memory: PostgreSQL's own report

@@ -101,15 +101,20 @@ namespace
 {
 
 // The project of the role running the statement (the current user, else the
-// session user: SET ROLE or a SECURITY DEFINER function does not escape it).
-bool role_project(ProjectSnapshot *out, bool mark_written)
+// session user: SET ROLE or a SECURITY DEFINER function does not escape it),
+// in this database; with any_database, in any (roles are cluster-wide: for
+// the rare statements that change a role).
+bool role_project(ProjectSnapshot *out, bool mark_written, bool any_database = false)
 {
     Oid current = GetUserId();
     Oid session = GetSessionUserId();
-    if (pg_call([&] { return shmem::lookup_role(current, out, mark_written); }))
-        return true;
-    return session != current &&
-           pg_call([&] { return shmem::lookup_role(session, out, mark_written); });
+    auto lookup = [&](Oid role) {
+        return pg_call([&] {
+            return any_database ? shmem::lookup_role_any_database(role, out)
+                                : shmem::lookup_role(role, out, mark_written);
+        });
+    };
+    return lookup(current) || (session != current && lookup(session));
 }
 
 // tenant: the project of the role running the statement, nullptr for
@@ -268,16 +273,10 @@ void on_truncate(Oid relid)
 // Roles are cluster-wide: a project's role connected to another database
 // (template1 and postgres grant CONNECT to PUBLIC by default) is refused
 // there too (found by a security audit: it changed its own password there).
-void refuse_role_change_anywhere(const ProjectSnapshot *tenant)
+void refuse_role_change_anywhere()
 {
-    if (tenant)
-        refuse_role_change(*tenant);
     ProjectSnapshot p;
-    Oid current = pg_call([] { return GetUserId(); });
-    Oid session = pg_call([] { return GetSessionUserId(); });
-    if (pg_call([&] { return shmem::lookup_role_any_database(current, &p); }) ||
-        (session != current &&
-         pg_call([&] { return shmem::lookup_role_any_database(session, &p); })))
+    if (role_project(&p, false, true))
         refuse_role_change(p);
 }
 
@@ -414,11 +413,11 @@ void check_statement(Node *stmt, const ProjectSnapshot *tenant)
     }
     case T_AlterRoleStmt:    // ALTER ROLE ... PASSWORD / VALID UNTIL / CONNECTION LIMIT ...
     case T_AlterRoleSetStmt: // ALTER ROLE ... [IN DATABASE ...] SET / RESET
-        refuse_role_change_anywhere(tenant);
+        refuse_role_change_anywhere();
         break;
     case T_RenameStmt:
         if (reinterpret_cast<RenameStmt *>(stmt)->renameType == OBJECT_ROLE)
-            refuse_role_change_anywhere(tenant);
+            refuse_role_change_anywhere();
         break;
     case T_ReindexStmt: {
         ReindexStmt *s = reinterpret_cast<ReindexStmt *>(stmt);

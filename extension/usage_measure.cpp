@@ -314,8 +314,6 @@ std::string fork_file_name(Oid relfilenode, ForkNumber f)
 // still measure, one path at a time).
 int64 relation_bytes_by_path(const RelFile &r)
 {
-    if (!OidIsValid(r.relfilenode))
-        return 0;
     int64 total = 0;
     for (ForkNumber f : possible_forks(r)) {
         char *p = pg_call([&] {
@@ -345,12 +343,15 @@ class CountedFiles
 {
   public:
     explicit CountedFiles(size_t expected) : in_default_(expected) {}
+    // False also for a mapped relation (relfilenode 0: never a tenant's).
     bool first_time(const RelFile &r)
     {
+        if (!OidIsValid(r.relfilenode))
+            return false;
         Oid spc = effective_tablespace(r.tablespace);
         if (spc == MyDatabaseTableSpace)
             return in_default_.insert(r.relfilenode, 0);
-        return OidIsValid(r.relfilenode) && elsewhere_.emplace(spc, r.relfilenode).second;
+        return elsewhere_.emplace(spc, r.relfilenode).second;
     }
 
   private:
@@ -530,7 +531,7 @@ SH_FUNCTION(schemahost_usage_measure)
         std::vector<uint32> name_slot;
         for (const RelFile &r : rels) {
             const uint32 *slot = nsp_slot.find(r.nsp);
-            if (!slot || !seen.first_time(r) || !OidIsValid(r.relfilenode))
+            if (!slot || !seen.first_time(r))
                 continue;
             if (database_dir.get() < 0 ||
                 effective_tablespace(r.tablespace) != MyDatabaseTableSpace) {

@@ -454,20 +454,43 @@ CREATE FUNCTION schemahost.end_unprivileged_lock_holders(p_classid oid, p_objid 
 $$;
 REVOKE ALL ON FUNCTION schemahost.end_unprivileged_lock_holders(oid, oid, integer) FROM PUBLIC;
 
--- The transaction-level advisory lock (k1, k2): ends the sessions of other
--- roles that hold it (a few rounds, in case they take it again), then waits
--- for an operator's or the daemon's.
+-- Tries the advisory lock (k1, k2), transaction- or session-level; when it
+-- is held, ends the sessions of other roles that hold it and tries once more.
+-- False: an operator or the daemon holds it (or another session of that
+-- other role took it meanwhile).
+CREATE FUNCTION schemahost.try_lock(k1 integer, k2 integer, p_session boolean DEFAULT false)
+    RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, schemahost, pg_temp
+    AS $$
+DECLARE
+    v_got boolean;
+BEGIN
+    FOR i IN 1 .. 2 LOOP
+        v_got := CASE WHEN p_session THEN pg_catalog.pg_try_advisory_lock(k1, k2)
+                      ELSE pg_catalog.pg_try_advisory_xact_lock(k1, k2) END;
+        IF v_got THEN
+            RETURN true;
+        END IF;
+        EXIT WHEN i = 2 OR schemahost.end_unprivileged_lock_holders(k1::oid, k2::oid, 2) = 0;
+    END LOOP;
+    RETURN false;
+END
+$$;
+REVOKE ALL ON FUNCTION schemahost.try_lock(integer, integer, boolean) FROM PUBLIC;
+
+-- The transaction-level advisory lock (k1, k2), waiting only for operators
+-- and the daemon (a few rounds, in case other roles take it again).
 CREATE FUNCTION schemahost.take_xact_lock(k1 integer, k2 integer)
     RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, schemahost, pg_temp
     AS $$
 BEGIN
-    FOR i IN 1 .. 10 LOOP
-        IF pg_catalog.pg_try_advisory_xact_lock(k1, k2) THEN
+    FOR i IN 1 .. 5 LOOP
+        IF schemahost.try_lock(k1, k2) THEN
             RETURN;
         END IF;
-        EXIT WHEN schemahost.end_unprivileged_lock_holders(k1::oid, k2::oid, 2) = 0;
     END LOOP;
     PERFORM pg_catalog.pg_advisory_xact_lock(k1, k2);
 END
@@ -490,19 +513,9 @@ CREATE OR REPLACE FUNCTION schemahost.lock_database_acl() RETURNS void
 -- A session that is no daemon holding the active-daemon lock is ended, and
 -- the lock tried once more.
 CREATE OR REPLACE FUNCTION schemahost_daemon_try_lock() RETURNS boolean
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, schemahost, pg_temp
-    AS $$
-BEGIN
-    IF pg_catalog.pg_try_advisory_lock(5346281, 4000) THEN
-        RETURN true;
-    END IF;
-    IF schemahost.end_unprivileged_lock_holders(5346281, 4000, 2) > 0 THEN
-        RETURN pg_catalog.pg_try_advisory_lock(5346281, 4000);
-    END IF;
-    RETURN false;
-END
-$$;
+    AS $$ SELECT schemahost.try_lock(5346281, 4000, p_session => true) $$;
 
 -- Unchanged from 0.1.0 but for its lock, taken through take_xact_lock().
 CREATE OR REPLACE FUNCTION schemahost_enforce_runtime_limits()
@@ -622,7 +635,7 @@ $$;
 
 -- The purge of expired projects skipped a project whose name lock was held,
 -- and a tenant could hold it for ever; it now ends such a session first, as
--- take_xact_lock() does. Unchanged from 0.1.0 otherwise.
+-- through try_lock(). Unchanged from 0.1.0 otherwise.
 CREATE OR REPLACE FUNCTION schemahost_purge_expired() RETURNS SETOF text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, schemahost, pg_temp
@@ -646,13 +659,8 @@ BEGIN
             -- Someone else is working on it: it is retried next pass. (0.1.1:
             -- unless that someone is a session of an unprivileged role, which
             -- is ended.)
-            CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(
-                    pg_catalog.hashtext('schemahost.project'), pg_catalog.hashtext(v_name))
-                AND NOT (schemahost.end_unprivileged_lock_holders(
-                             pg_catalog.hashtext('schemahost.project')::oid,
-                             pg_catalog.hashtext(v_name)::oid, 2) > 0
-                         AND pg_catalog.pg_try_advisory_xact_lock(
-                             pg_catalog.hashtext('schemahost.project'), pg_catalog.hashtext(v_name)));
+            CONTINUE WHEN NOT schemahost.try_lock(pg_catalog.hashtext('schemahost.project'),
+                                                  pg_catalog.hashtext(v_name));
             SELECT * INTO v FROM schemahost.project p WHERE p.name = v_name FOR UPDATE;
             CONTINUE WHEN NOT FOUND OR v.state <> 'dropped' OR v.purge_after > now();
             PERFORM schemahost.purge_project(v);
