@@ -5,7 +5,10 @@ serial keys and indexes; 1% of the projects written between refreshes.
 Compares, on the same data in the same run:
   - schemahost_refresh_usage()              (incremental)
   - schemahost_refresh_usage(full => true)  (full reconcile)
-  - the same with schemahost.refresh_threads = 1 (no helper thread)
+  - the same with schemahost.refresh_threads = 1 (no helper thread), and
+    the full one with schemahost.refresh_watch = off (it reads the database
+    directory every time instead of keeping its file list current through
+    an inotify watch)
   - the baseline: sum(pg_total_relation_size(c.oid)) GROUP BY schema
 and shows that neither refresh takes a lock on a tenant relation.
 """
@@ -124,6 +127,18 @@ def incremental_with_open_writers(c, warm, projects):
             w.close()
 
 
+def private_mb(pid):
+    """A backend's anonymous resident memory, or '?' where /proc does not say."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return f"{int(line.split()[1]) / 1024:.0f} MB"
+    except OSError:
+        pass
+    return "?"
+
+
 def waits_for_tenant_lock(c, conn, sql):
     """True when sql cannot finish while a tenant holds ACCESS EXCLUSIVE on
     one of its tables (lock_timeout 1 s)."""
@@ -208,7 +223,7 @@ def main():
         # One connection for both would make the refreshes pay for the
         # baseline's bloated backend (measured: +20-40 %).
         series = {k: [] for k in ("inc_new", "inc_warm", "inc1_warm", "inc_open", "full_new", "full_warm",
-                                  "full1_new", "full1_warm", "base_new", "base_warm")}
+                                  "full1_new", "full1_warm", "fullread_warm", "base_new", "base_warm")}
         rng = random.Random(42)
         warm = benchlib.connect(c)
         warm_base = benchlib.connect(c)
@@ -239,6 +254,12 @@ def main():
             series["inc_new"].append(fresh("SELECT * FROM schemahost_refresh_usage()"))
             series["inc_open"].append(incremental_with_open_writers(c, warm, rng.sample(names, n_written)))
             benchlib.timed(warm, "SELECT * FROM schemahost_refresh_usage()")  # their commits flagged them again
+            # A project also creates and drops a table: the directory changes
+            # between full refreshes, as it does on any instance in use (the
+            # watch reports the names; reading it again would cost ~40 ms).
+            ddl = rng.choice(names)
+            benchlib.timed(conn, f"CREATE TABLE {ddl}.bench_ddl (id serial PRIMARY KEY, t text)")
+            benchlib.timed(conn, f"DROP TABLE {ddl}.bench_ddl")
             series["base_new"].append(fresh(BASELINE))
             series["base_warm"].append(benchlib.timed(warm_base, BASELINE))
             series["full_new"].append(fresh("SELECT * FROM schemahost_refresh_usage(full => true)"))
@@ -247,6 +268,10 @@ def main():
             benchlib.timed(warm, "SET schemahost.refresh_threads = 1")
             series["full1_warm"].append(benchlib.timed(warm, "SELECT * FROM schemahost_refresh_usage(full => true)"))
             benchlib.timed(warm, "RESET schemahost.refresh_threads")
+            benchlib.timed(warm, "SET schemahost.refresh_watch = off")
+            series["fullread_warm"].append(benchlib.timed(warm, "SELECT * FROM schemahost_refresh_usage(full => true)"))
+            benchlib.timed(warm, "RESET schemahost.refresh_watch")
+            benchlib.timed(warm, "SELECT * FROM schemahost_refresh_usage(full => true)")  # sets the watch again
             if r < 0:  # a warm-up round: its times are not kept
                 for v in series.values():
                     v.pop()
@@ -256,15 +281,21 @@ def main():
                   f"({measured} projects measured; {series['inc_open'][-1] * 1000:6.1f} ms warm with their "
                   f"transactions open), full {series['full_new'][-1] * 1000:6.1f} / "
                   f"{series['full_warm'][-1] * 1000:6.1f} ms, full 1 thread {series['full1_new'][-1] * 1000:6.1f} / "
-                  f"{series['full1_warm'][-1] * 1000:6.1f} ms, baseline {series['base_new'][-1] * 1000:7.1f} / "
+                  f"{series['full1_warm'][-1] * 1000:6.1f} ms, full reading the directory "
+                  f"{series['fullread_warm'][-1] * 1000:6.1f} ms, baseline {series['base_new'][-1] * 1000:7.1f} / "
                   f"{series['base_warm'][-1] * 1000:7.1f} ms   (new connection / warm connection)")
         # What "warm" costs the baseline's backend: a relcache entry for every
-        # relation it has summed, kept for the life of the connection.
+        # relation it has summed, kept for the life of the connection. The
+        # refreshes' backend also keeps the file list of its watch, malloc()ed
+        # outside PostgreSQL's memory contexts: its private memory shows it.
         cache_mb = {}
+        rss_mb = {}
         for label, wc in (("baseline", warm_base), ("refreshes", warm)):
             with wc.cursor() as cur:
-                cur.execute("SELECT sum(total_bytes) FROM pg_backend_memory_contexts")
-                cache_mb[label] = cur.fetchone()[0] / 1048576
+                cur.execute("SELECT sum(total_bytes), pg_backend_pid() FROM pg_backend_memory_contexts")
+                total, pid = cur.fetchone()
+                cache_mb[label] = total / 1048576
+                rss_mb[label] = private_mb(pid)
         warm.close()
         warm_base.close()
 
@@ -278,6 +309,8 @@ def main():
               f"{m['inc_open'] * 1000:7.1f} ms warm")
         print(f"  full refresh:        {m['full_new'] * 1000:7.1f} / {m['full_warm'] * 1000:7.1f} ms")
         print(f"  full, 1 thread:      {m['full1_new'] * 1000:7.1f} / {m['full1_warm'] * 1000:7.1f} ms")
+        print(f"  full, reading the directory (schemahost.refresh_watch = off): "
+              f"{m['fullread_warm'] * 1000:7.1f} ms warm")
         print(f"  baseline:            {m['base_new'] * 1000:7.1f} / {m['base_warm'] * 1000:7.1f} ms")
         print(f"ratio baseline / incremental: {m['base_new'] / m['inc_new']:6.1f}x new connection, "
               f"{m['base_warm'] / m['inc_warm']:6.1f}x warm   (target >= 50x)")
@@ -285,9 +318,12 @@ def main():
         print(f"ratio baseline / full:        {m['base_new'] / m['full_new']:6.1f}x new connection, "
               f"{m['base_warm'] / m['full_warm']:6.1f}x warm   (target >= 4x)")
         print(f"memory of the warm connections' backends (pg_backend_memory_contexts): baseline "
-              f"{cache_mb['baseline']:.0f} MB, refreshes {cache_mb['refreshes']:.0f} MB")
+              f"{cache_mb['baseline']:.0f} MB, refreshes {cache_mb['refreshes']:.0f} MB; private (RssAnon): "
+              f"baseline {rss_mb['baseline']}, refreshes {rss_mb['refreshes']}")
         print(f"ratio baseline / full 1 thread: {m['base_new'] / m['full1_new']:4.1f}x new connection, "
               f"{m['base_warm'] / m['full1_warm']:6.1f}x warm   (schemahost.refresh_threads = 1)")
+        print(f"ratio baseline / full reading the directory: {m['base_warm'] / m['fullread_warm']:6.1f}x warm"
+              f"   (schemahost.refresh_watch = off; a new connection's first full refresh reads it too)")
         files, floor = stat_floor(c, conn)
         print(f"bare file-system pass ({files} files: readdir, then one fstatat each; no catalog, no SQL): "
               f"{floor[1]:.1f} ms on 1 thread, {floor[2]:.1f} ms on 2 threads")

@@ -15,6 +15,7 @@ int warn_percent = 80;
 int release_percent = 95;
 int max_projects = 20000;
 int refresh_threads = 4;
+bool refresh_watch = true;
 int default_statement_timeout = 300000;
 int default_idle_in_transaction_timeout = 60000;
 
@@ -59,6 +60,14 @@ void define_gucs()
                             "usage refresh; 1 uses no helper thread.",
                             nullptr, &guc::refresh_threads, 4, 1, 8, PGC_SUSET, 0, nullptr, nullptr,
                             nullptr);
+    // Off for a data directory whose changes inotify does not report (a
+    // network file system written by another host), and to time a full
+    // refresh that reads the directory (bench/refresh.py).
+    DefineCustomBoolVariable("schemahost.refresh_watch",
+                             "Lets a full usage refresh keep the list of relation files and an "
+                             "inotify watch on the database directory for the next one.",
+                             nullptr, &guc::refresh_watch, true, PGC_SUSET, 0, nullptr, nullptr,
+                             nullptr);
     // Runtime limits of project sessions, enforced by schemahostd (a tenant
     // can lift its own statement_timeout, not these).
     DefineCustomIntVariable("schemahost.default_statement_timeout",

@@ -29,7 +29,14 @@
 -- inlined when its body is strict too, and a CASE is not, so every project of
 -- a refresh paid a call through the SQL-function executor (~4 us each,
 -- ~40 ms of a full refresh of 10,000 projects). Without STRICT it is inlined;
--- a NULL argument still gives NULL, as before.
+-- a NULL argument still gives NULL, as before. The third branch answers the
+-- common case (well under every threshold) with bigint arithmetic: the
+-- numeric comparisons after it cost ~0.5 us a project. It only says 'ok'
+-- where they would: with used_bytes >= 0, quota_bytes > 0 and p between 0
+-- and 99, used_bytes < (quota_bytes / 100) * p implies used_bytes * 100 <
+-- quota_bytes * p, and p is at most each threshold below (release_percent,
+-- warn_percent - 5 < warn_percent); the product is below quota_bytes, so it
+-- cannot overflow.
 CREATE OR REPLACE FUNCTION schemahost.quota_next_state(old_state text, used_bytes bigint,
                                                        quota_bytes bigint, warn_percent integer,
                                                        release_percent integer)
@@ -40,6 +47,9 @@ SELECT CASE
     WHEN old_state IS NULL OR used_bytes IS NULL OR quota_bytes IS NULL OR warn_percent IS NULL
          OR release_percent IS NULL THEN NULL
     WHEN used_bytes >= quota_bytes THEN 'over'
+    WHEN used_bytes >= 0 AND quota_bytes > 0
+         AND used_bytes < quota_bytes / 100 * greatest(least(release_percent, warn_percent - 5, 99), 0)
+        THEN 'ok'
     WHEN old_state = 'over' AND used_bytes::numeric * 100 >= quota_bytes::numeric * release_percent
         THEN 'over'
     WHEN used_bytes::numeric * 100 >= quota_bytes::numeric * warn_percent THEN 'warning'
@@ -66,14 +76,17 @@ CREATE FUNCTION schemahost._usage_measure(nsps oid[], full boolean, in_progress 
 REVOKE EXECUTE ON FUNCTION schemahost._usage_measure(oid[], boolean, oid[]) FROM PUBLIC;
 
 -- Unchanged from 0.1.0 except that a full refresh (p_complete) passes only
--- the projects whose usage row changes to the upsert, that sessions whose
--- write survived the cancel of an over project are terminated, and that the
--- schemas with an open writing transaction (p_open) are passed on to
--- _usage_measure. New argument: created anew.
+-- the projects whose usage row changes to the upsert and deletes orphaned
+-- usage rows only when there are some, that sessions whose write survived
+-- the cancel of an over project are terminated, that the schemas with an
+-- open writing transaction (p_open) are passed on to _usage_measure, and
+-- that the projects and their bytes come back as two arrays (the caller
+-- returned them row by row once more: ~3 ms of 10,000 projects). New
+-- argument and result: created anew.
 DROP FUNCTION schemahost._quota_apply(oid[], boolean, boolean);
 CREATE FUNCTION schemahost._quota_apply(p_targets oid[], p_measure boolean, p_complete boolean,
-                                        p_open oid[] DEFAULT '{}')
-    RETURNS TABLE (project text, used_bytes bigint)
+                                        p_open oid[] DEFAULT '{}', OUT projects text[],
+                                        OUT bytes bigint[])
     LANGUAGE plpgsql
     SET search_path = pg_catalog, schemahost, pg_temp
     AS $$
@@ -193,12 +206,18 @@ BEGIN
 
     IF p_complete THEN
         UPDATE schemahost.usage_refresh SET last_full_at = now();
-        DELETE FROM schemahost.usage u
-         WHERE NOT EXISTS (SELECT 1 FROM schemahost.project p
-                            WHERE p.name = u.project AND p.schema_oid IS NOT NULL);
+        -- Every project with a schema was a target and has a usage row by
+        -- now: more rows than targets means rows of projects gone (the
+        -- anti-join costs ~4 ms of 10,000 projects, the count ~1).
+        IF (SELECT count(*) FROM schemahost.usage) > coalesce(cardinality(v_names), 0) THEN
+            DELETE FROM schemahost.usage u
+             WHERE NOT EXISTS (SELECT 1 FROM schemahost.project p
+                                WHERE p.name = u.project AND p.schema_oid IS NOT NULL);
+        END IF;
     END IF;
 
-    RETURN QUERY SELECT t.name, t.used FROM unnest(v_names, v_used) AS t(name, used);
+    projects := coalesce(v_names, '{}');
+    bytes := coalesce(v_used, '{}');
 END
 $$;
 REVOKE EXECUTE ON FUNCTION schemahost._quota_apply(oid[], boolean, boolean, oid[]) FROM PUBLIC;
@@ -230,6 +249,8 @@ CREATE OR REPLACE FUNCTION schemahost_refresh_usage(full boolean DEFAULT false)
 #variable_conflict use_column
 DECLARE
     v_full boolean := coalesce(schemahost_refresh_usage.full, false);
+    v_names text[];
+    v_used bigint[];
     v_dirty oid[];
     v_open oid[];
     v_targets oid[];
@@ -264,8 +285,9 @@ BEGIN
         v_targets := ARRAY(SELECT DISTINCT t.nsp
                              FROM (SELECT unnest(v_dirty) UNION ALL SELECT unnest(v_open)) AS t(nsp));
     END IF;
-    RETURN QUERY SELECT a.project, a.used_bytes
-                   FROM schemahost._quota_apply(v_targets, true, v_full, coalesce(v_open, '{}')) a;
+    SELECT a.projects, a.bytes INTO v_names, v_used
+      FROM schemahost._quota_apply(v_targets, true, v_full, coalesce(v_open, '{}')) a;
+    RETURN QUERY SELECT t.name, t.used FROM unnest(v_names, v_used) AS t(name, used);
 END
 $$;
 

@@ -272,6 +272,56 @@ class QuotaTest(harness.ClusterTestCase):
                     % (first, first + 499))
         execute(self.admin, "SELECT drop_project_schema('q_threads', purge => true)")
 
+    def test_full_refreshes_follow_the_directory_through_their_watch(self):
+        # A connection's first full refresh reads the database directory and
+        # keeps the list with an inotify watch; the next ones apply what the
+        # watch reports (files created, rewritten, dropped) instead. Each
+        # must still match pg_total_relation_size exactly.
+        self.addCleanup(execute, self.admin, "SELECT drop_project_schema('q_watch', purge => true)")
+        t = self.make_project("q_watch", rows=3000)
+        self.addCleanup(t.close)
+        r = connect(self.cluster)
+        self.addCleanup(r.close)
+        execute(r, "SET client_min_messages = debug1")
+
+        def full_refresh():
+            del r.notices[:]
+            used = one(r, "SELECT used_bytes FROM schemahost_refresh_usage(full => true) "
+                          "WHERE project = 'q_watch'")
+            listed = [n for n in r.notices if "full usage refresh of" in n]
+            self.assertEqual(len(listed), 1, r.notices)
+            expected = one(self.admin, "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c "
+                                       "WHERE c.relnamespace = 'q_watch'::regnamespace "
+                                       "AND c.relkind IN ('r', 'S', 'm')")
+            self.assertEqual(used, expected)
+            return listed[0]
+
+        self.assertIn("listed by reading the directory", full_refresh())
+        self.assertIn("listed by the previous one and its watch", full_refresh())
+        steps = [
+            "CREATE TABLE t2 (id serial PRIMARY KEY, v text) WITH (autovacuum_enabled = off)",
+            "INSERT INTO t2 (v) SELECT md5(g::text) FROM generate_series(1, 5000) g",
+            "CREATE MATERIALIZED VIEW m AS SELECT * FROM t2",
+            "TRUNCATE t",  # new files for t, its TOAST table and indexes
+            "INSERT INTO t (v) SELECT repeat('z', 300) FROM generate_series(1, 1000)",
+            "VACUUM FULL t2",
+            "VACUUM t",  # creates the visibility map and free space map
+            "DROP MATERIALIZED VIEW m",
+        ]
+        for sql in steps:
+            with self.subTest(sql=sql):
+                execute(t, sql)
+                self.assertIn("listed by the previous one and its watch", full_refresh())
+        execute(self.admin, "CHECKPOINT")  # unlinks what the drops left until now
+        self.assertIn("listed by the previous one and its watch", full_refresh())
+        # Turned off: the directory is read every time, with the same result.
+        execute(r, "SET schemahost.refresh_watch = off")
+        self.assertIn("listed by reading the directory", full_refresh())
+        self.assertIn("listed by reading the directory", full_refresh())
+        execute(r, "RESET schemahost.refresh_watch")
+        self.assertIn("listed by reading the directory", full_refresh())
+        self.assertIn("listed by the previous one and its watch", full_refresh())
+
     def test_relations_in_another_tablespace_are_measured(self):
         # An operator moved a project's table (with its TOAST table) and its
         # primary key to another tablespace: both refreshes find their files

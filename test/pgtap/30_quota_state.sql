@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION schemahost;
 SET client_min_messages = warning;
-SELECT plan(60);
+SELECT plan(61);
 
 -- --------------------------------------------------- the state function
 -- warn 80, release 95; warning clears below 75.
@@ -21,6 +21,29 @@ SELECT is(schemahost.quota_next_state('over', 76, 100, 80, 95), 'warning', 'over
 SELECT is(schemahost.quota_next_state('over', 10, 100, 80, 95), 'ok', 'over -> ok when far below');
 SELECT is(schemahost.quota_next_state('ok', 9223372036854775807, 9223372036854775807, 80, 95), 'over',
           'no overflow at the bigint limit');
+-- The bigint shortcut for "well under every threshold" gives what the
+-- numeric comparisons give, on every boundary: all states, used around each
+-- threshold of quotas that are and are not multiples of 100, odd settings
+-- (release below warn - 5, warn below 5, out of the GUCs' ranges), and the
+-- bigint limit.
+SELECT is((SELECT count(*)
+             FROM unnest(ARRAY['ok', 'warning', 'over']) AS o(st),
+                  unnest(ARRAY[100, 101, 199, 1000, 12345, 9223372036854775807]::bigint[]) AS q(quota),
+                  unnest(ARRAY[1, 4, 5, 6, 50, 74, 75, 76, 80, 94, 95, 99]) AS w(warn),
+                  unnest(ARRAY[-10, 0, 50, 60, 95, 99, 150]) AS r(rel),
+                  generate_series(0, 101) AS pct,
+                  unnest(ARRAY[-1, 0, 1]::bigint[]) AS d(delta),
+                  LATERAL (SELECT least(floor(quota::numeric * pct / 100) + delta,
+                                        9223372036854775807)::bigint AS used) AS u
+            WHERE used >= 0
+              AND schemahost.quota_next_state(st, used, quota, warn, rel) IS DISTINCT FROM
+                  CASE WHEN used >= quota THEN 'over'
+                       WHEN st = 'over' AND used::numeric * 100 >= quota::numeric * rel THEN 'over'
+                       WHEN used::numeric * 100 >= quota::numeric * warn THEN 'warning'
+                       WHEN st IN ('warning', 'over')
+                            AND used::numeric * 100 >= quota::numeric * greatest(warn - 5, 0) THEN 'warning'
+                       ELSE 'ok' END),
+          0::bigint, 'the bigint shortcut agrees with the numeric comparisons everywhere');
 
 -- ---------------------------------------------------------- a project
 SELECT lives_ok($$SELECT create_project_schema('qstate', storage_quota => '10 MB')$$, 'project created');

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -45,6 +47,11 @@ class TempDir
         out << std::string(bytes, 'x');
     }
 
+    void remove(const std::string &name) const
+    {
+        ASSERT_EQ(::unlink((path_ + "/" + name).c_str()), 0);
+    }
+
   private:
     std::string path_;
 };
@@ -75,13 +82,41 @@ TEST(ParseRelationFile, RejectsEverythingElse)
 {
     // Temporary relations, PostgreSQL's own files, overflowing numbers and
     // malformed suffixes are not permanent relation files.
-    const char *bad[] = {"t3_16384",   "pg_internal.init", "PG_VERSION", "pg_filenode.map",
-                         "4294967296", "16384.",           "16384_",     "16384_fsmx",
-                         "16384_foo",  "16384.1a",         "",           "16384 ",
-                         ".16384"};
+    const char *bad[] = {"t3_16384",
+                         "pg_internal.init",
+                         "PG_VERSION",
+                         "pg_filenode.map",
+                         "4294967296",
+                         "16384.",
+                         "16384_",
+                         "16384_fsmx",
+                         "16384_foo",
+                         "16384.1a",
+                         "",
+                         "16384 ",
+                         ".16384",
+                         "0",
+                         "16384.268435456"};
     for (const char *b : bad) {
         std::uint32_t rfn = 0;
         EXPECT_FALSE(parse_relation_file(b, &rfn)) << '"' << b << '"';
+    }
+}
+
+TEST(ParseRelationFile, KeysTellForksAndSegmentsApart)
+{
+    // The key of a watched listing's entry: one per file name.
+    const char *names[] = {"16384",   "16384_fsm",   "16384_vm", "16384_init",
+                           "16384.1", "16384_fsm.1", "16385",    "16384.268435455"};
+    std::vector<std::uint64_t> keys;
+    for (const char *n : names) {
+        std::uint32_t rfn = 0;
+        std::uint64_t key = 0;
+        ASSERT_TRUE(parse_relation_file(n, &rfn, &key)) << n;
+        EXPECT_NE(key, 0u) << n;
+        for (std::uint64_t k : keys)
+            EXPECT_NE(k, key) << n;
+        keys.push_back(key);
     }
 }
 
@@ -104,9 +139,179 @@ TEST(SumRelationFiles, SumsWantedFilesIntoTheirSlots)
     wanted.insert(500, 1); // no file at all
     std::vector<std::int64_t> bytes(2, 0);
     // Few relations: the helpers are not worth starting, whatever is asked.
-    EXPECT_EQ(sum_relation_files(dir.path(), wanted, bytes, 4), 1u);
+    EXPECT_EQ(sum_relation_files(dir.path(), wanted, bytes, 4).threads, 1u);
     EXPECT_EQ(bytes[0], 8192 + 24576 + 8192 + 1000);
     EXPECT_EQ(bytes[1], 16384);
+}
+
+namespace
+{
+
+std::vector<std::int64_t> sums(const TempDir &dir, const OidMap &wanted, std::size_t slots,
+                               schemahost::DirectoryListing *listing, bool *reused)
+{
+    std::vector<std::int64_t> bytes(slots, 0);
+    schemahost::SumResult r = sum_relation_files(dir.path(), wanted, bytes, 2, listing);
+    *reused = r.listing_reused;
+    return bytes;
+}
+
+} // namespace
+
+TEST(DirectoryListing, FollowsTheDirectoryThroughItsWatch)
+{
+    TempDir dir;
+    dir.file("100", 10);
+    dir.file("100_fsm", 20);
+    dir.file("200", 30);
+    dir.file("PG_VERSION", 3);
+    OidMap wanted(4);
+    wanted.insert(100, 0);
+    wanted.insert(200, 1);
+    wanted.insert(300, 1);
+    schemahost::DirectoryListing listing;
+    listing.may_watch = true;
+    bool reused = true;
+
+    EXPECT_EQ(sums(dir, wanted, 2, &listing, &reused), (std::vector<std::int64_t>{30, 30}));
+    EXPECT_FALSE(reused); // the first pass reads the directory
+    ASSERT_TRUE(listing.watching()) << "inotify unavailable here";
+    EXPECT_EQ(listing.files(), 3u);
+
+    // Sizes changed, a file created, one removed, one removed and created
+    // again (counted once), a temporary relation's file (never counted).
+    dir.file("100", 1000);
+    dir.file("300", 7);
+    dir.file("300_vm", 8);
+    dir.remove("100_fsm");
+    dir.remove("200");
+    dir.file("200", 5);
+    dir.file("t3_100", 99);
+    EXPECT_EQ(sums(dir, wanted, 2, &listing, &reused), (std::vector<std::int64_t>{1000, 20}));
+    EXPECT_TRUE(reused);
+    EXPECT_EQ(listing.files(), 4u); // 100, 200, 300, 300_vm
+
+    // Nothing changed: the same again; what the watch says is applied once.
+    EXPECT_EQ(sums(dir, wanted, 2, &listing, &reused), (std::vector<std::int64_t>{1000, 20}));
+    EXPECT_TRUE(reused);
+
+    // Another map (the projects changed): the listing serves it too.
+    OidMap other(2);
+    other.insert(300, 0);
+    EXPECT_EQ(sums(dir, other, 1, &listing, &reused), (std::vector<std::int64_t>{15}));
+    EXPECT_TRUE(reused);
+}
+
+namespace
+{
+
+// One relation file, "100" (10 bytes, slot 0), after a first full pass.
+struct OneFileListing {
+    TempDir dir;
+    OidMap wanted{2};
+    schemahost::DirectoryListing listing;
+    bool reused = true;
+
+    explicit OneFileListing(bool may_watch)
+    {
+        dir.file("100", 10);
+        wanted.insert(100, 0);
+        listing.may_watch = may_watch;
+        sums(dir, wanted, 1, &listing, &reused);
+    }
+    std::vector<std::int64_t> pass() { return sums(dir, wanted, 1, &listing, &reused); }
+};
+
+} // namespace
+
+TEST(DirectoryListing, ReadsAgainWhenTheDirectoryIsReplaced)
+{
+    OneFileListing l(true);
+    ASSERT_TRUE(l.listing.watching());
+    // Same path, another directory (ALTER DATABASE SET TABLESPACE and back).
+    std::string moved = l.dir.path() + ".old";
+    ASSERT_EQ(::rename(l.dir.path().c_str(), moved.c_str()), 0);
+    ASSERT_EQ(::mkdir(l.dir.path().c_str(), 0700), 0);
+    l.dir.file("100", 77);
+    EXPECT_EQ(l.pass(), (std::vector<std::int64_t>{77}));
+    EXPECT_FALSE(l.reused);
+    EXPECT_TRUE(l.listing.watching()); // watching the new one
+    [[maybe_unused]] int rc = std::system(("rm -rf '" + moved + "'").c_str());
+}
+
+TEST(DirectoryListing, ReadsAgainWhenTheWatchLostEvents)
+{
+    // More changes than the watch's queue holds (fs.inotify.max_queued_events,
+    // 16,384 by default): the kernel drops the rest and says so.
+    std::size_t queue = 16384;
+    if (std::ifstream in("/proc/sys/fs/inotify/max_queued_events"); in)
+        in >> queue;
+    if (queue > 100000)
+        GTEST_SKIP() << "fs.inotify.max_queued_events is " << queue;
+    TempDir dir;
+    OidMap wanted(queue + 64);
+    wanted.insert(100, 0);
+    dir.file("100", 1);
+    schemahost::DirectoryListing listing;
+    listing.may_watch = true;
+    bool reused = true;
+    sums(dir, wanted, 1, &listing, &reused);
+    ASSERT_TRUE(listing.watching());
+    std::int64_t expected = 1;
+    for (std::uint32_t i = 0; i < queue + 10; i++) {
+        dir.file(std::to_string(1000 + i), 1);
+        wanted.insert(1000 + i, 0);
+        expected += 1;
+    }
+    EXPECT_EQ(sums(dir, wanted, 1, &listing, &reused), (std::vector<std::int64_t>{expected}));
+    EXPECT_FALSE(reused);
+    EXPECT_TRUE(listing.watching());
+    EXPECT_EQ(listing.files(), queue + 11);
+}
+
+TEST(DirectoryListing, ReadsAgainWhenAQuarterWasRemoved)
+{
+    TempDir dir;
+    OidMap wanted(8);
+    for (int i = 1; i <= 8; i++) {
+        dir.file(std::to_string(i), 1);
+        wanted.insert(static_cast<std::uint32_t>(i), 0);
+    }
+    schemahost::DirectoryListing listing;
+    listing.may_watch = true;
+    bool reused = true;
+    sums(dir, wanted, 1, &listing, &reused);
+    dir.remove("1");
+    dir.remove("2"); // 2 of 8: still kept up
+    EXPECT_EQ(sums(dir, wanted, 1, &listing, &reused), (std::vector<std::int64_t>{6}));
+    EXPECT_TRUE(reused);
+    dir.remove("3"); // 3 of 8: read anew, and the new listing has no removed names
+    EXPECT_EQ(sums(dir, wanted, 1, &listing, &reused), (std::vector<std::int64_t>{5}));
+    EXPECT_FALSE(reused);
+    EXPECT_EQ(listing.files(), 5u);
+    EXPECT_EQ(sums(dir, wanted, 1, &listing, &reused), (std::vector<std::int64_t>{5}));
+    EXPECT_TRUE(reused);
+}
+
+TEST(DirectoryListing, KeepsNothingWithoutLeaveToWatch)
+{
+    OneFileListing l(false); // no descriptor to spare
+    EXPECT_FALSE(l.listing.watching());
+    EXPECT_EQ(l.listing.files(), 0u);
+    l.dir.file("100", 20);
+    EXPECT_EQ(l.pass(), (std::vector<std::int64_t>{20}));
+    EXPECT_FALSE(l.reused);
+}
+
+TEST(DirectoryListing, AnErrorLeavesItEmpty)
+{
+    OneFileListing l(true);
+    ASSERT_TRUE(l.listing.watching());
+    std::vector<std::int64_t> bytes(1, 0);
+    EXPECT_THROW(sum_relation_files(l.dir.path() + "/missing", l.wanted, bytes, 1, &l.listing),
+                 schemahost::Error);
+    EXPECT_FALSE(l.listing.watching());
+    EXPECT_EQ(l.listing.files(), 0u);
 }
 
 TEST(SumRelationFiles, ThreadsGiveTheSameSumsAsOneThread)
@@ -132,7 +337,7 @@ TEST(SumRelationFiles, ThreadsGiveTheSameSumsAsOneThread)
     dir.file("19999", 12345); // not wanted
     for (int threads : {1, 2, 4, 8, 100}) {
         std::vector<std::int64_t> bytes(kSchemas, 0);
-        unsigned ran = sum_relation_files(dir.path(), wanted, bytes, threads);
+        unsigned ran = sum_relation_files(dir.path(), wanted, bytes, threads).threads;
         EXPECT_EQ(bytes, expected) << threads << " threads";
         // Helpers really ran (up to the maximum of 8), or this tests one thread only.
         EXPECT_EQ(ran, static_cast<unsigned>(threads < 8 ? threads : 8)) << threads << " threads";
