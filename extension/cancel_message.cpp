@@ -1,4 +1,5 @@
-// Says why a statement of an over project was cancelled.
+// Says why a statement of an over project was cancelled, or one that ran
+// past its project's statement limit.
 //
 // The refresh that finds a project over cancels the project's sessions that
 // hold an open write (pg_cancel_backend() in _quota_apply: the overshoot
@@ -14,12 +15,19 @@
 // for reports it logs (log_min_messages at ERROR or below, the default), and a
 // PL/pgSQL handler that catches query_canceled sees the original text.
 //
+// schemahostd's runtime-limit enforcer (schemahost_enforce_runtime_limits)
+// cancels a project's statement that runs longer than the project's statement
+// limit, and leaves a note for it first (cancel_reason.hpp); when the cancel
+// is reported in that statement, the note turns it into the limit's message.
+//
 // This runs inside error reporting, where another ereport would recurse and
-// no C++ exception may start: no C++ object, nothing that can throw, only a
-// shared-memory lookup (a shared LWLock) and allocations in ErrorContext that
-// may fail, in which case the report is left as PostgreSQL made it.
+// no C++ exception may start: no C++ object, nothing that can throw, only
+// shared-memory lookups (a shared LWLock, a spinlock) and allocations in
+// ErrorContext that may fail, in which case the report is left as PostgreSQL
+// made it.
 #include "quota.hpp"
 
+#include "cancel_reason.hpp"
 #include "shmem_quota.hpp"
 
 extern "C" {
@@ -51,11 +59,54 @@ char *error_text(const char *s)
     return copy;
 }
 
+bool user_cancel(const ErrorData *edata)
+{
+    return edata->elevel == ERROR && edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+           edata->message_id && std::strcmp(edata->message_id, kUserCancel) == 0;
+}
+
+// "5 min", "30 s", "1500 ms": the limit as the operator likely wrote it.
+void format_limit(char *buf, size_t size, int64 ms)
+{
+    if (ms > 0 && ms % 60000 == 0)
+        std::snprintf(buf, size, "%lld min", static_cast<long long>(ms / 60000));
+    else if (ms > 0 && ms % 1000 == 0)
+        std::snprintf(buf, size, "%lld s", static_cast<long long>(ms / 1000));
+    else
+        std::snprintf(buf, size, "%lld ms", static_cast<long long>(ms));
+}
+
+void explain_runtime_cancel(ErrorData *edata, int64 limit_ms)
+{
+    shmem::ProjectSnapshot p;
+    bool named = OidIsValid(MyDatabaseId) && shmem::lookup_role(GetSessionUserId(), &p, false);
+    char limit[48];
+    char message[NAMEDATALEN + 96];
+    char detail[160];
+    format_limit(limit, sizeof limit, limit_ms);
+    if (named)
+        std::snprintf(message, sizeof message,
+                      "canceling statement due to the statement time limit of project \"%s\"",
+                      p.name);
+    else
+        std::snprintf(message, sizeof message,
+                      "canceling statement due to its project's statement time limit");
+    std::snprintf(detail, sizeof detail,
+                  "The statement ran longer than %s, the longest the project's statements may run.",
+                  limit);
+    char *m = error_text(message);
+    char *d = error_text(detail);
+    char *h = error_text("Make the statement faster or split it into smaller ones; an operator "
+                         "can change the limit with set_project_limits().");
+    if (!m || !d || !h)
+        return; // out of memory: PostgreSQL's own report
+    edata->message = m;
+    edata->detail = d;
+    edata->hint = h;
+}
+
 void explain_quota_cancel(ErrorData *edata)
 {
-    if (edata->elevel != ERROR || edata->sqlerrcode != ERRCODE_QUERY_CANCELED ||
-        !edata->message_id || std::strcmp(edata->message_id, kUserCancel) != 0)
-        return;
     if (!MyProc || !OidIsValid(MyDatabaseId) || !TransactionIdIsValid(GetTopTransactionIdIfAny()))
         return;
     shmem::ProjectSnapshot p;
@@ -80,7 +131,14 @@ void explain_quota_cancel(ErrorData *edata)
 
 void emit_log(ErrorData *edata)
 {
-    explain_quota_cancel(edata);
+    if (user_cancel(edata)) {
+        // The note is taken whatever happens next: it is about one statement.
+        int64 limit_ms = 0;
+        if (cancel_reason::take_own(&limit_ms))
+            explain_runtime_cancel(edata, limit_ms);
+        else
+            explain_quota_cancel(edata);
+    }
     if (prev_emit_log_hook)
         prev_emit_log_hook(edata);
 }

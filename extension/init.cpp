@@ -1,3 +1,4 @@
+#include "cancel_reason.hpp"
 #include "entry.hpp"
 #include "module.hpp"
 #include "quota.hpp"
@@ -40,6 +41,7 @@ void _PG_init(void)
             schemahost::shmem::install();
             schemahost::quota::install_hooks();
             schemahost::quota::install_cancel_message();
+            schemahost::cancel_reason::install();
         }
     });
 }

@@ -419,7 +419,9 @@ namespace
 constexpr std::uint32_t kWatchMask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
                                      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
-// Every entry by its name's key, for the changes to find theirs.
+// Every entry by its name's key, for the changes to find theirs. A name
+// the read returned twice (deleted and created again while it ran, which
+// the watch reported, hence this index) is kept once.
 bool build_index(DirectoryListing::State &st) noexcept
 {
     Scan &s = *st.scan;
@@ -427,10 +429,15 @@ bool build_index(DirectoryListing::State &st) noexcept
     try {
         st.index = std::make_unique<FileKeyMap>(n + 1024);
         for (std::size_t i = 0; i < n; i++) {
+            FileEntry &f = s.at(i);
             std::uint32_t rfn;
             std::uint64_t key;
-            if (s.at(i).relfilenode != 0 && parse_relation_file(s.at(i).name, &rfn, &key))
-                st.index->insert(key, static_cast<std::uint32_t>(i));
+            if (f.relfilenode == 0 || !parse_relation_file(f.name, &rfn, &key))
+                continue;
+            if (!st.index->insert(key, static_cast<std::uint32_t>(i))) {
+                f.relfilenode = 0;
+                st.removed++;
+            }
         }
     } catch (const std::bad_alloc &) {
         return false;
@@ -518,7 +525,8 @@ bool apply_changes(DirectoryListing::State &st) noexcept
             }
         }
     }
-    // Removed names cost a failed fstatat() each: read anew past a quarter.
+    // Removed names stay as entries the passes skip: read anew (and so
+    // compactly) once they are a quarter.
     return st.removed * 4 <= st.scan->published.load(std::memory_order_relaxed);
 }
 

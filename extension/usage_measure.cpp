@@ -132,6 +132,8 @@ void scan_catalog(CatalogView &view, Oid catalog, Oid index, ScanKeyData *key, i
                   Extract &&extract, Consume &&consume)
 {
     static_assert(std::is_trivially_copyable_v<Row> && std::is_trivially_destructible_v<Row>);
+    static_assert(std::is_nothrow_invocable_r_v<bool, Extract &, HeapTuple, bool, Row *>,
+                  "extract() runs inside pg_call(): it must be noexcept");
     constexpr int kBatch = 256;
     Relation rel = pg_call([catalog] { return table_open(catalog, AccessShareLock); });
     bool use_index = OidIsValid(index);

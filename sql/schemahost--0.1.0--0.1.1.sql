@@ -36,7 +36,8 @@
 -- and 99, used_bytes < (quota_bytes / 100) * p implies used_bytes * 100 <
 -- quota_bytes * p, and p is at most each threshold below (release_percent,
 -- warn_percent - 5 < warn_percent); the product is below quota_bytes, so it
--- cannot overflow.
+-- cannot overflow (nor can greatest(warn_percent, 5) - 5, unlike
+-- warn_percent - 5 for a warn_percent near the integer minimum).
 CREATE OR REPLACE FUNCTION schemahost.quota_next_state(old_state text, used_bytes bigint,
                                                        quota_bytes bigint, warn_percent integer,
                                                        release_percent integer)
@@ -48,7 +49,7 @@ SELECT CASE
          OR release_percent IS NULL THEN NULL
     WHEN used_bytes >= quota_bytes THEN 'over'
     WHEN used_bytes >= 0 AND quota_bytes > 0
-         AND used_bytes < quota_bytes / 100 * greatest(least(release_percent, warn_percent - 5, 99), 0)
+         AND used_bytes < quota_bytes / 100 * greatest(least(release_percent, greatest(warn_percent, 5) - 5, 99), 0)
         THEN 'ok'
     WHEN old_state = 'over' AND used_bytes::numeric * 100 >= quota_bytes::numeric * release_percent
         THEN 'over'
@@ -206,10 +207,13 @@ BEGIN
 
     IF p_complete THEN
         UPDATE schemahost.usage_refresh SET last_full_at = now();
-        -- Every project with a schema was a target and has a usage row by
-        -- now: more rows than targets means rows of projects gone (the
-        -- anti-join costs ~4 ms of 10,000 projects, the count ~1).
-        IF (SELECT count(*) FROM schemahost.usage) > coalesce(cardinality(v_names), 0) THEN
+        -- Every project with a schema has a usage row by now (quota_sync
+        -- gives one at creation, this refresh to every target): more usage
+        -- rows than such projects means rows of projects gone. Both counts
+        -- in one statement, so a project dropped meanwhile is in neither (the
+        -- anti-join costs ~4 ms of 10,000 projects, the counts ~1.5).
+        IF (SELECT count(*) FROM schemahost.usage)
+           > (SELECT count(*) FROM schemahost.project p WHERE p.schema_oid IS NOT NULL) THEN
             DELETE FROM schemahost.usage u
              WHERE NOT EXISTS (SELECT 1 FROM schemahost.project p
                                 WHERE p.name = u.project AND p.schema_oid IS NOT NULL);
@@ -539,7 +543,21 @@ CREATE OR REPLACE FUNCTION schemahost_daemon_try_lock() RETURNS boolean
     SET search_path = pg_catalog, schemahost, pg_temp
     AS $$ SELECT schemahost.try_lock(5346281, 4000, p_session => true) $$;
 
--- Unchanged from 0.1.0 but for its lock, taken through take_xact_lock().
+-- A statement cancelled for running past its project's limit said
+-- "canceling statement due to user request": the enforcer now leaves a note
+-- for it first, and the cancelled backend reports the limit instead
+-- (extension/cancel_reason.cpp, cancel_message.cpp). False when the backend
+-- is gone or the library is not preloaded (then the report stays as it was).
+CREATE FUNCTION schemahost._note_statement_cancel(pid integer, statement_start timestamptz,
+                                                  limit_ms bigint)
+    RETURNS boolean
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'schemahost_note_statement_cancel';
+REVOKE EXECUTE ON FUNCTION schemahost._note_statement_cancel(integer, timestamptz, bigint)
+    FROM PUBLIC;
+
+-- Unchanged from 0.1.0 but for its lock, taken through take_xact_lock(), and
+-- the note left before a cancel.
 CREATE OR REPLACE FUNCTION schemahost_enforce_runtime_limits()
     RETURNS TABLE (project text, pid integer, action text, limit_ms bigint, duration_ms bigint,
                    reason text)
@@ -599,6 +617,8 @@ BEGIN
                  WHERE p.name = r.name AND 'project_' || p.state = r.reason);
             PERFORM pg_catalog.pg_terminate_backend(r.pid);
         ELSIF r.action = 'cancel' THEN
+            PERFORM schemahost._note_statement_cancel(r.pid, r.since,
+                                                      (extract(epoch FROM r.lim) * 1000)::bigint);
             PERFORM pg_catalog.pg_cancel_backend(r.pid);
         ELSE
             PERFORM pg_catalog.pg_terminate_backend(r.pid);

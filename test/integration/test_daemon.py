@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 import psycopg2
@@ -117,13 +118,26 @@ class RuntimeLimitTest(DaemonTestCase):
         cur = conn.cursor()
         cur.execute("SET statement_timeout = 0")
         start = time.monotonic()
-        with self.assertRaises(psycopg2.errors.QueryCanceled):
+        with self.assertRaises(psycopg2.errors.QueryCanceled) as cm:
             cur.execute("SELECT pg_sleep(600) /* tenant-secret-text */")
         elapsed = time.monotonic() - start
         # The limit, plus at most one interval until the next check, plus
         # generous slack for a loaded machine; far below 600 s either way.
         self.assertGreaterEqual(elapsed, 2.0)
         self.assertLess(elapsed, 30.0)
+        # The owner is told which limit did it, not "due to user request".
+        diag = cm.exception.diag
+        self.assertEqual(diag.message_primary,
+                         'canceling statement due to the statement time limit of project "sleepy"')
+        self.assertIn("longer than 2 s", diag.message_detail)
+        self.assertIn("set_project_limits()", diag.message_hint)
+        # A cancel the user asks for later in the same session reads as before.
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+        threading.Timer(0.5, lambda: self.q(f"SELECT pg_cancel_backend({pid})")).start()
+        with self.assertRaises(psycopg2.errors.QueryCanceled) as cm:
+            cur.execute("SELECT pg_sleep(1.5)")
+        self.assertEqual(cm.exception.diag.message_primary, "canceling statement due to user request")
         conn.close()
 
         events = self.q("SELECT payload->>'action', payload->>'limit_ms' FROM schemahost.event "

@@ -24,13 +24,13 @@ SELECT is(schemahost.quota_next_state('ok', 9223372036854775807, 922337203685477
 -- The bigint shortcut for "well under every threshold" gives what the
 -- numeric comparisons give, on every boundary: all states, used around each
 -- threshold of quotas that are and are not multiples of 100, odd settings
--- (release below warn - 5, warn below 5, out of the GUCs' ranges), and the
--- bigint limit.
+-- (release below warn - 5, warn below 5, out of the GUCs' ranges up to the
+-- integer limits), and the bigint limit.
 SELECT is((SELECT count(*)
              FROM unnest(ARRAY['ok', 'warning', 'over']) AS o(st),
                   unnest(ARRAY[100, 101, 199, 1000, 12345, 9223372036854775807]::bigint[]) AS q(quota),
-                  unnest(ARRAY[1, 4, 5, 6, 50, 74, 75, 76, 80, 94, 95, 99]) AS w(warn),
-                  unnest(ARRAY[-10, 0, 50, 60, 95, 99, 150]) AS r(rel),
+                  unnest(ARRAY[-2147483648, 1, 4, 5, 6, 50, 74, 75, 76, 80, 94, 95, 99, 2147483647]) AS w(warn),
+                  unnest(ARRAY[-2147483648, -10, 0, 50, 60, 95, 99, 150, 2147483647]) AS r(rel),
                   generate_series(0, 101) AS pct,
                   unnest(ARRAY[-1, 0, 1]::bigint[]) AS d(delta),
                   LATERAL (SELECT least(floor(quota::numeric * pct / 100) + delta,
