@@ -65,10 +65,14 @@ bool user_cancel(const ErrorData *edata)
            edata->message_id && std::strcmp(edata->message_id, kUserCancel) == 0;
 }
 
-// "5 min", "30 s", "1500 ms": the limit as the operator likely wrote it.
+// "2 h", "5 min", "30 s", "1500 ms": the limit as the operator likely wrote it.
 void format_limit(char *buf, size_t size, int64 ms)
 {
-    if (ms > 0 && ms % 60000 == 0)
+    if (ms > 0 && ms % 86400000 == 0)
+        std::snprintf(buf, size, "%lld d", static_cast<long long>(ms / 86400000));
+    else if (ms > 0 && ms % 3600000 == 0)
+        std::snprintf(buf, size, "%lld h", static_cast<long long>(ms / 3600000));
+    else if (ms > 0 && ms % 60000 == 0)
         std::snprintf(buf, size, "%lld min", static_cast<long long>(ms / 60000));
     else if (ms > 0 && ms % 1000 == 0)
         std::snprintf(buf, size, "%lld s", static_cast<long long>(ms / 1000));
@@ -76,10 +80,9 @@ void format_limit(char *buf, size_t size, int64 ms)
         std::snprintf(buf, size, "%lld ms", static_cast<long long>(ms));
 }
 
-void explain_runtime_cancel(ErrorData *edata, int64 limit_ms)
+void explain_runtime_cancel(ErrorData *edata, int64 limit_ms, const char *project)
 {
-    shmem::ProjectSnapshot p;
-    bool named = OidIsValid(MyDatabaseId) && shmem::lookup_role(GetSessionUserId(), &p, false);
+    bool named = project[0] != '\0';
     char limit[48];
     char message[NAMEDATALEN + 96];
     char detail[160];
@@ -87,7 +90,7 @@ void explain_runtime_cancel(ErrorData *edata, int64 limit_ms)
     if (named)
         std::snprintf(message, sizeof message,
                       "canceling statement due to the statement time limit of project \"%s\"",
-                      p.name);
+                      project);
     else
         std::snprintf(message, sizeof message,
                       "canceling statement due to its project's statement time limit");
@@ -134,8 +137,9 @@ void emit_log(ErrorData *edata)
     if (user_cancel(edata)) {
         // The note is taken whatever happens next: it is about one statement.
         int64 limit_ms = 0;
-        if (cancel_reason::take_own(&limit_ms))
-            explain_runtime_cancel(edata, limit_ms);
+        char project[NAMEDATALEN];
+        if (cancel_reason::take_own(&limit_ms, project))
+            explain_runtime_cancel(edata, limit_ms, project);
         else
             explain_quota_cancel(edata);
     }

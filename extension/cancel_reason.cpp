@@ -3,6 +3,8 @@
 
 #include "entry.hpp"
 
+#include <cstring>
+
 extern "C" {
 #include "storage/ipc.h"
 #include "utils/timestamp.h"
@@ -23,6 +25,7 @@ struct Slot {
     int pid; // 0: empty
     TimestampTz statement_start;
     int64 limit_ms;
+    char project[NAMEDATALEN];
 };
 
 // One slot per regular backend, by PGPROC number; set once in each process.
@@ -67,7 +70,7 @@ void install()
     shmem_startup_hook = [] { schemahost::entry([] { pg_call([] { startup_hook(); }); }); };
 }
 
-bool note(int pid, TimestampTz statement_start, int64 limit_ms)
+bool note(int pid, TimestampTz statement_start, int64 limit_ms, const char *project)
 {
     if (!slots)
         return false;
@@ -79,38 +82,43 @@ bool note(int pid, TimestampTz statement_start, int64 limit_ms)
     s.pid = pid;
     s.statement_start = statement_start;
     s.limit_ms = limit_ms;
+    strlcpy(s.project, project, NAMEDATALEN);
     SpinLockRelease(&s.mutex);
     return true;
 }
 
-bool take_own(int64 *limit_ms)
+bool take_own(int64 *limit_ms, char *project)
 {
     if (!slots || !MyProc || MyProc->pgprocno < 0 || MyProc->pgprocno >= nslots)
         return false;
     Slot &s = slots[MyProc->pgprocno];
     TimestampTz started = GetCurrentStatementStartTimestamp();
+    TimestampTz now = GetCurrentTimestamp();
     SpinLockAcquire(&s.mutex);
-    bool mine = s.pid == MyProcPid && s.statement_start == started;
+    bool mine = s.pid == MyProcPid && s.statement_start >= started && s.statement_start <= now;
     *limit_ms = s.limit_ms;
+    std::memcpy(project, s.project, NAMEDATALEN);
     s.pid = 0;
     SpinLockRelease(&s.mutex);
+    project[NAMEDATALEN - 1] = '\0';
     return mine;
 }
 
 } // namespace schemahost::cancel_reason
 
 // schemahost._note_statement_cancel(pid integer, statement_start timestamptz,
-//     limit_ms bigint) RETURNS boolean
+//     limit_ms bigint, project name) RETURNS boolean
 // Called by schemahost_enforce_runtime_limits() right before it cancels that
 // statement; false when the backend is gone or the library is not preloaded.
 SH_FUNCTION(schemahost_note_statement_cancel)
 {
-    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
         PG_RETURN_BOOL(false);
     int pid = PG_GETARG_INT32(0);
     TimestampTz start = PG_GETARG_TIMESTAMPTZ(1);
     int64 limit_ms = PG_GETARG_INT64(2);
-    bool noted =
-        schemahost::pg_call([=] { return schemahost::cancel_reason::note(pid, start, limit_ms); });
+    const char *project = NameStr(*PG_GETARG_NAME(3));
+    bool noted = schemahost::pg_call(
+        [=] { return schemahost::cancel_reason::note(pid, start, limit_ms, project); });
     PG_RETURN_BOOL(noted);
 }

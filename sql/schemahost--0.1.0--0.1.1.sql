@@ -549,15 +549,18 @@ CREATE OR REPLACE FUNCTION schemahost_daemon_try_lock() RETURNS boolean
 -- (extension/cancel_reason.cpp, cancel_message.cpp). False when the backend
 -- is gone or the library is not preloaded (then the report stays as it was).
 CREATE FUNCTION schemahost._note_statement_cancel(pid integer, statement_start timestamptz,
-                                                  limit_ms bigint)
+                                                  limit_ms bigint, project name)
     RETURNS boolean
     LANGUAGE c STRICT
     AS 'MODULE_PATHNAME', 'schemahost_note_statement_cancel';
-REVOKE EXECUTE ON FUNCTION schemahost._note_statement_cancel(integer, timestamptz, bigint)
+REVOKE EXECUTE ON FUNCTION schemahost._note_statement_cancel(integer, timestamptz, bigint, name)
     FROM PUBLIC;
 
--- Unchanged from 0.1.0 but for its lock, taken through take_xact_lock(), and
--- the note left before a cancel.
+-- Unchanged from 0.1.0 but for its lock, taken through take_xact_lock(), the
+-- note left before a cancel, and the start of a fastpath function call
+-- (large objects through libpq's PQfn): PostgreSQL does not set query_start
+-- for one, so it was timed from the session's last SQL statement and could
+-- be cancelled at once (found by an audit); state_change is its start.
 CREATE OR REPLACE FUNCTION schemahost_enforce_runtime_limits()
     RETURNS TABLE (project text, pid integer, action text, limit_ms bigint, duration_ms bigint,
                    reason text)
@@ -596,7 +599,8 @@ BEGIN
             SELECT s.name, s.pid, s.backend_start,
                    CASE WHEN s.running THEN 'cancel' ELSE 'terminate' END,
                    CASE WHEN s.running THEN 'statement_timeout' ELSE 'idle_in_transaction_timeout' END,
-                   CASE WHEN s.running THEN s.query_start ELSE s.state_change END,
+                   CASE WHEN s.running AND s.state = 'active' THEN s.query_start
+                        ELSE s.state_change END,
                    CASE WHEN s.running THEN coalesce(s.statement_timeout, v_stmt_default)
                         ELSE coalesce(s.idle_in_transaction_timeout, v_idle_default) END
               FROM s
@@ -618,7 +622,8 @@ BEGIN
             PERFORM pg_catalog.pg_terminate_backend(r.pid);
         ELSIF r.action = 'cancel' THEN
             PERFORM schemahost._note_statement_cancel(r.pid, r.since,
-                                                      (extract(epoch FROM r.lim) * 1000)::bigint);
+                                                      (extract(epoch FROM r.lim) * 1000)::bigint,
+                                                      r.name);
             PERFORM pg_catalog.pg_cancel_backend(r.pid);
         ELSE
             PERFORM pg_catalog.pg_terminate_backend(r.pid);

@@ -5,9 +5,11 @@ schemahost_daemon (not a superuser). Every test waits for conditions with
 deadlines; none assumes how fast the machine is.
 """
 
+import ctypes
 import json
 import os
 import signal
+import struct
 import subprocess
 import tempfile
 import threading
@@ -62,6 +64,62 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         return self.proc.wait(timeout=timeout)
+
+
+class PQArgBlock(ctypes.Structure):
+    class _U(ctypes.Union):
+        _fields_ = [("ptr", ctypes.c_void_p), ("integer", ctypes.c_int)]
+    _fields_ = [("len", ctypes.c_int), ("isint", ctypes.c_int), ("u", _U)]
+
+
+class PQConnection:
+    """A bare libpq connection (ctypes) for what psycopg2 cannot do: a
+    fastpath function call, PQfn."""
+
+    def __init__(self, conninfo):
+        lib = ctypes.CDLL("libpq.so.5")
+        lib.PQconnectdb.restype = ctypes.c_void_p
+        lib.PQconnectdb.argtypes = [ctypes.c_char_p]
+        lib.PQstatus.argtypes = [ctypes.c_void_p]
+        lib.PQexec.restype = ctypes.c_void_p
+        lib.PQexec.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.PQfn.restype = ctypes.c_void_p
+        lib.PQfn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                             ctypes.POINTER(ctypes.c_int), ctypes.c_int,
+                             ctypes.POINTER(PQArgBlock), ctypes.c_int]
+        lib.PQresultErrorMessage.restype = ctypes.c_char_p
+        lib.PQresultErrorMessage.argtypes = [ctypes.c_void_p]
+        lib.PQclear.argtypes = [ctypes.c_void_p]
+        lib.PQfinish.argtypes = [ctypes.c_void_p]
+        self.lib = lib
+        self.conn = lib.PQconnectdb(conninfo.encode())
+        if lib.PQstatus(self.conn) != 0:  # CONNECTION_OK
+            raise RuntimeError("could not connect")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.lib.PQfinish(self.conn)
+
+    def _error(self, res):
+        message = self.lib.PQresultErrorMessage(res).decode()
+        self.lib.PQclear(res)
+        return message
+
+    def execute(self, sql):
+        error = self._error(self.lib.PQexec(self.conn, sql.encode()))
+        if error:
+            raise RuntimeError(error)
+
+    def call_float8(self, fn_oid, value):
+        """Calls function fn_oid(float8) by fastpath; returns its error text ('' if none)."""
+        arg = ctypes.create_string_buffer(struct.pack("!d", value))
+        block = PQArgBlock(8, 0, PQArgBlock._U(ptr=ctypes.cast(arg, ctypes.c_void_p).value))
+        result = ctypes.create_string_buffer(64)
+        result_len = ctypes.c_int(0)
+        return self._error(self.lib.PQfn(self.conn, fn_oid, result, ctypes.byref(result_len), 0,
+                                         ctypes.byref(block), 1))
 
 
 class DaemonTestCase(harness.ClusterTestCase):
@@ -146,6 +204,28 @@ class RuntimeLimitTest(DaemonTestCase):
         d.wait_log("statement cancelled")
         # Logs never carry tenant query texts.
         self.assertNotIn("tenant-secret-text", d.raw())
+        self.assertEqual(d.stop(), 0)
+
+    def test_fastpath_call_is_timed_from_its_own_start(self):
+        # A fastpath function call (libpq's PQfn, which its large-object
+        # functions use) gets no query_start of its own in pg_stat_activity:
+        # timed from the session's previous SQL statement, it was cancelled
+        # at once. It runs its full limit now, and says which limit stopped it.
+        pw = self.project("fastpath")
+        self.q("SELECT set_project_limits('fastpath', statement_timeout => '2 s')")
+        d = self.start("--dsn", self.daemon_dsn(), "--interval", "1")
+        d.wait_log("full pass done")
+        fn_oid = int(self.q("SELECT 'pg_catalog.pg_sleep(float8)'::regprocedure::oid"))
+        with PQConnection(f"host=127.0.0.1 port={self.cluster.port} user=fastpath "
+                          f"password={pw} dbname=postgres") as conn:
+            conn.execute("SELECT 1")
+            time.sleep(4)  # the last SQL statement is 4 s old when the call starts
+            start = time.monotonic()
+            error = conn.call_float8(fn_oid, 600.0)
+            elapsed = time.monotonic() - start
+        self.assertGreaterEqual(elapsed, 2.0)
+        self.assertLess(elapsed, 30.0)
+        self.assertIn('canceling statement due to the statement time limit of project "fastpath"', error)
         self.assertEqual(d.stop(), 0)
 
     def test_idle_in_transaction_is_terminated(self):
