@@ -80,32 +80,35 @@ void format_limit(char *buf, size_t size, int64 ms)
         std::snprintf(buf, size, "%lld ms", static_cast<long long>(ms));
 }
 
-void explain_runtime_cancel(ErrorData *edata, int64 limit_ms, const char *project)
+// Replaces the report's message, detail and hint, or leaves all three as
+// they are when ErrorContext has no room for the copies.
+void rewrite_report(ErrorData *edata, const char *message, const char *detail, const char *hint)
 {
-    bool named = project[0] != '\0';
-    char limit[48];
-    char message[NAMEDATALEN + 96];
-    char detail[160];
-    format_limit(limit, sizeof limit, limit_ms);
-    if (named)
-        std::snprintf(message, sizeof message,
-                      "canceling statement due to the statement time limit of project \"%s\"",
-                      project);
-    else
-        std::snprintf(message, sizeof message,
-                      "canceling statement due to its project's statement time limit");
-    std::snprintf(detail, sizeof detail,
-                  "The statement ran longer than %s, the longest the project's statements may run.",
-                  limit);
     char *m = error_text(message);
     char *d = error_text(detail);
-    char *h = error_text("Make the statement faster or split it into smaller ones; an operator "
-                         "can change the limit with set_project_limits().");
+    char *h = error_text(hint);
     if (!m || !d || !h)
         return; // out of memory: PostgreSQL's own report
     edata->message = m;
     edata->detail = d;
     edata->hint = h;
+}
+
+// project: from the enforcer's note, always a project's name.
+void explain_runtime_cancel(ErrorData *edata, int64 limit_ms, const char *project)
+{
+    char limit[48];
+    char message[NAMEDATALEN + 96];
+    char detail[160];
+    format_limit(limit, sizeof limit, limit_ms);
+    std::snprintf(message, sizeof message,
+                  "canceling statement due to the statement time limit of project \"%s\"", project);
+    std::snprintf(detail, sizeof detail,
+                  "The statement ran longer than %s, the longest the project's statements may run.",
+                  limit);
+    rewrite_report(edata, message, detail,
+                   "Make the statement faster or split it into smaller ones; an operator can "
+                   "change the limit with set_project_limits().");
 }
 
 void explain_quota_cancel(ErrorData *edata)
@@ -121,15 +124,10 @@ void explain_quota_cancel(ErrorData *edata)
     std::snprintf(message, sizeof message,
                   "canceling statement because project \"%s\" is over its storage quota", p.name);
     format_over_hint(hint, sizeof hint);
-    char *m = error_text(message);
-    char *d = error_text("The statement was writing when the project went over its quota; its "
-                         "changes are rolled back.");
-    char *h = error_text(hint);
-    if (!m || !d || !h)
-        return; // out of memory: PostgreSQL's own report
-    edata->message = m;
-    edata->detail = d;
-    edata->hint = h;
+    rewrite_report(edata, message,
+                   "The statement was writing when the project went over its quota; its changes "
+                   "are rolled back.",
+                   hint);
 }
 
 void emit_log(ErrorData *edata)

@@ -147,6 +147,15 @@ struct FileEntry {
     std::uint32_t relfilenode;
     std::uint32_t slot; // in the caller's bytes, or kNoSlot: not wanted
     std::int64_t bytes;
+
+    // len < kNameMax, checked by the caller.
+    void set(const char *file_name, std::size_t len, std::uint32_t file_relfilenode) noexcept
+    {
+        std::memcpy(name, file_name, len + 1);
+        relfilenode = file_relfilenode;
+        slot = kNoSlot;
+        bytes = 0;
+    }
 };
 
 // The work shared by the reading thread and the helpers. Blocks are
@@ -358,10 +367,7 @@ ReadResult read_directory(DIR *dir, Scan &s, int *err) noexcept
             result = ReadResult::out_of_memory;
             break;
         }
-        std::memcpy(f->name, de->d_name, len + 1);
-        f->relfilenode = relfilenode;
-        f->slot = kNoSlot;
-        f->bytes = 0;
+        f->set(de->d_name, len, relfilenode);
         count++;
         if (count % kPublishEvery == 0)
             s.published.store(count, std::memory_order_release);
@@ -472,11 +478,7 @@ bool listing_add(DirectoryListing::State &st, const char *name) noexcept
         }
         s.published.store(at + 1, std::memory_order_relaxed);
     }
-    FileEntry &f = s.at(at);
-    std::memcpy(f.name, name, len + 1);
-    f.relfilenode = rfn;
-    f.slot = kNoSlot;
-    f.bytes = 0;
+    s.at(at).set(name, len, rfn);
     return true;
 }
 

@@ -593,13 +593,14 @@ SH_FUNCTION(schemahost_usage_measure)
     if (full) {
         // Files of the database's default tablespace: one directory scan,
         // summed straight into the schemas' totals (a file named by two rows
-        // is wanted once: insert() keeps the first). Relations in other
-        // tablespaces (rare) are probed one by one.
+        // is wanted once: insert() keeps the first; a mapped relation,
+        // relfilenode 0, never). Relations in other tablespaces (rare) are
+        // probed one by one.
         OidMap wanted(rels.size()); // relfilenode -> slot in totals
         CountedFiles elsewhere(0);
         for (const RelFile &r : rels) {
             const uint32 *slot = nsp_slot.find(r.nsp);
-            if (!slot || !OidIsValid(r.relfilenode)) // mapped: never a tenant's
+            if (!slot)
                 continue;
             if (effective_tablespace(r.tablespace) == MyDatabaseTableSpace)
                 wanted.insert(r.relfilenode, *slot);
